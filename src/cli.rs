@@ -1,0 +1,205 @@
+//! The command line (clap): `run`, `crawl`, `check-config`. A public contract used by scripts and
+//! benchmarks; see README.md for the meaning of every flag.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use url::Url;
+
+use crate::clock::SystemClock;
+use crate::config::{parse_resolve, Config, RawConfig, ScopeKind, Seed};
+use crate::crawler::{self, Mode, StartError};
+
+/// Exit code for a bad configuration or command line.
+pub const EXIT_CONFIG: i32 = 2;
+/// Exit code for a state directory that cannot be used (locked, corrupt, other key version).
+pub const EXIT_STATE: i32 = 3;
+/// Exit code for a failed crawl (the WARC writer failed).
+pub const EXIT_FAILED: i32 = 1;
+
+/// harvestd: a polite, crash-safe web-archiving crawler writing WARC files.
+#[derive(Debug, Parser)]
+#[command(name = "harvestd", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the crawler daemon on a configuration file: crawls its seeds, then stays idle (until
+    /// SIGINT/SIGTERM) when the frontier is empty.
+    Run {
+        /// The configuration file (TOML).
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// Exit once every URL has finished instead of idling.
+        #[arg(long)]
+        exit_when_done: bool,
+    },
+    /// Crawl the given URLs once and exit when every URL has succeeded, failed or been excluded.
+    /// The same state directory resumes an interrupted crawl.
+    Crawl {
+        /// Seed URLs (http or https); each is scoped to its host.
+        #[arg(required = true, value_name = "URL")]
+        urls: Vec<String>,
+        /// Settings from this configuration file (its seeds are not crawled).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Directory for WARC files [default: ./warcs, or the config's warc_dir].
+        #[arg(long, value_name = "DIR")]
+        warc_dir: Option<PathBuf>,
+        /// Directory for the crawl state [default: ./harvestd-state, or the config's state_dir].
+        #[arg(long, value_name = "DIR")]
+        state_dir: Option<PathBuf>,
+        /// Fixed politeness delay per host, seconds, from the end of a response to the next request
+        /// (0 = none); replaces the adaptive delay.
+        #[arg(long, value_name = "SECS")]
+        delay: Option<f64>,
+        /// Allow private, loopback and link-local destinations (never 0.0.0.0, `::` or the cloud
+        /// metadata addresses).
+        #[arg(long)]
+        allow_private: bool,
+        /// Resolve HOST:PORT to ADDR (as curl's --resolve); repeatable.
+        #[arg(long, value_name = "HOST:PORT:ADDR")]
+        resolve: Vec<String>,
+    },
+    /// Check a configuration file: print the effective configuration, or the bad key and its line.
+    CheckConfig {
+        /// The configuration file.
+        file: PathBuf,
+    },
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("installing a SIGTERM handler");
+    let mut int = signal(SignalKind::interrupt()).expect("installing a SIGINT handler");
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM received"),
+        _ = int.recv() => tracing::info!("SIGINT received"),
+    }
+}
+
+fn fail(code: i32, msg: impl std::fmt::Display) -> i32 {
+    eprintln!("harvestd: {msg}");
+    code
+}
+
+/// Runs the command line; returns the process exit code.
+pub fn main_with(cli: Cli) -> i32 {
+    match cli.command {
+        Command::CheckConfig { file } => check_config(&file),
+        Command::Run { config, exit_when_done } => {
+            let cfg = match Config::load(&config) {
+                Ok(c) => c,
+                Err(e) => return fail(EXIT_CONFIG, e),
+            };
+            let mode = if exit_when_done {
+                Mode::ExitWhenDone
+            } else {
+                Mode::Daemon
+            };
+            let seeds = cfg.seeds.clone();
+            crawl_with(cfg, seeds, mode)
+        }
+        Command::Crawl {
+            urls,
+            config,
+            warc_dir,
+            state_dir,
+            delay,
+            allow_private,
+            resolve,
+        } => {
+            let mut cfg = match &config {
+                Some(p) => match Config::load(p) {
+                    Ok(c) => c,
+                    Err(e) => return fail(EXIT_CONFIG, e),
+                },
+                None => Config::defaults(),
+            };
+            cfg.seeds.clear();
+            if let Some(d) = warc_dir {
+                cfg.warc_dir = d;
+            }
+            if let Some(d) = state_dir {
+                cfg.state_dir = d;
+            }
+            if let Some(secs) = delay {
+                if !(secs.is_finite() && secs >= 0.0) {
+                    return fail(EXIT_CONFIG, format!("--delay {secs}: must be a number of seconds ≥ 0"));
+                }
+                cfg.pacing.fixed = Some(Duration::from_secs_f64(secs));
+            }
+            if allow_private {
+                cfg.allow_private.all = true;
+            }
+            for r in &resolve {
+                match parse_resolve(r) {
+                    Ok((h, p, a)) => {
+                        cfg.resolve.insert((h, p), a);
+                    }
+                    Err(e) => return fail(EXIT_CONFIG, format!("--resolve {e}")),
+                }
+            }
+            let mut seeds = Vec::new();
+            for u in &urls {
+                match Url::parse(u) {
+                    Ok(url) if matches!(url.scheme(), "http" | "https") && url.host_str().is_some() => {
+                        seeds.push(Seed {
+                            url,
+                            scope: ScopeKind::Host,
+                        })
+                    }
+                    _ => return fail(EXIT_CONFIG, format!("{u:?} is not an http or https URL")),
+                }
+            }
+            crawl_with(cfg, seeds, Mode::ExitWhenDone)
+        }
+    }
+}
+
+fn crawl_with(cfg: Config, seeds: Vec<Seed>, mode: Mode) -> i32 {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("building the tokio runtime");
+    let result = rt.block_on(crawler::run(cfg, seeds, mode, Arc::new(SystemClock), shutdown_signal()));
+    match result {
+        Ok(summary) => {
+            println!("harvestd: {summary}");
+            0
+        }
+        Err(e @ StartError::Store(_)) => fail(EXIT_STATE, e),
+        Err(e @ StartError::SeedRefused { .. }) => fail(EXIT_CONFIG, e),
+        Err(e) => fail(EXIT_FAILED, e),
+    }
+}
+
+fn check_config(file: &std::path::Path) -> i32 {
+    let (raw, text) = match RawConfig::load(file) {
+        Ok(r) => r,
+        Err(e) => return fail(EXIT_CONFIG, e),
+    };
+    let cfg = match Config::from_raw(&raw, &file.display().to_string(), &text) {
+        Ok(c) => c,
+        Err(e) => return fail(EXIT_CONFIG, e),
+    };
+    for w in cfg.warnings() {
+        eprintln!("harvestd: warning: {w}");
+    }
+    println!("# effective configuration of {} (defaults filled in)", file.display());
+    println!("# User-Agent: {}", cfg.user_agent);
+    match toml::to_string(&raw) {
+        Ok(t) => print!("{t}"),
+        Err(e) => return fail(EXIT_FAILED, format!("printing the configuration: {e}")),
+    }
+    let _: Option<IpAddr> = None;
+    0
+}

@@ -1,0 +1,638 @@
+//! The configuration file: raw TOML → validated [`Config`], checked once.
+//!
+//! Two stages (STYLE habit 7): [`RawConfig`] is plain serde with `deny_unknown_fields` and every
+//! default filled in; [`Config::from_raw`] validates it once and builds typed values (durations,
+//! byte sizes, compiled regexes, CIDRs, parsed URLs) so nothing downstream re-checks. Every error
+//! names the file, the line and the key. `config.toml` at the top of the repository lists every key
+//! with its default; a test parses it and another fails when a key is missing from it.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ipnet::IpNet;
+use regex::Regex;
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+use url::Url;
+
+/// A configuration error: where it is (file, 1-based line when known, key) and what is wrong.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}{}: {}{message}", line.map(|l| format!(":{l}")).unwrap_or_default(), key.as_ref().map(|k| format!("key `{k}`: ")).unwrap_or_default())]
+pub struct ConfigError {
+    /// The configuration file's name as given.
+    pub file: String,
+    /// 1-based line of the offending key or value, when known.
+    pub line: Option<usize>,
+    /// The key, when the error belongs to one.
+    pub key: Option<String>,
+    /// What is wrong.
+    pub message: String,
+}
+
+fn d<T: Into<String>>(s: T) -> Spanned<String> {
+    Spanned::new(0..0, s.into())
+}
+
+/// One `[[seeds]]` table as written.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSeed {
+    /// The seed URL (http or https).
+    pub url: Spanned<String>,
+    /// `"host"` (default), `"domain"` or `"prefix"`.
+    #[serde(default = "default_scope")]
+    pub scope: Spanned<String>,
+}
+
+fn default_scope() -> Spanned<String> {
+    d("host")
+}
+
+macro_rules! raw_config {
+    ($( $(#[$doc:meta])* $field:ident : $ty:ty = $default:expr ; )*) => {
+        /// The configuration file as written, with defaults filled in (stage one of two).
+        #[derive(Debug, Clone, Deserialize, Serialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct RawConfig {
+            $( $(#[$doc])* #[serde(default = $default)] pub $field: $ty, )*
+            /// The seeds, as `[[seeds]]` tables (written last so the TOML output stays valid).
+            #[serde(default)]
+            pub seeds: Vec<RawSeed>,
+        }
+
+        /// The names of every top-level key (the example-config test checks `config.toml` lists them).
+        pub const CONFIG_KEYS: &[&str] = &[$(stringify!($field),)* "seeds"];
+    };
+}
+
+raw_config! {
+    /// Directory the WARC files are written to.
+    warc_dir: String = "dflt_warc_dir";
+    /// Directory of the sled database (frontier, seen set, outcomes, robots cache, counters).
+    state_dir: String = "dflt_state_dir";
+    /// WARC file name prefix: `{prefix}-{yyyyMMddHHmmssSSS}-{serial:05}-{hostname}.warc.gz`.
+    warc_prefix: String = "dflt_prefix";
+    /// A WARC file is closed and a new one begun once it reaches this size.
+    max_file_size: Spanned<String> = "dflt_max_file_size";
+    /// gzip level of each record's member, 0–9.
+    compression_level: Spanned<u32> = "dflt_compression";
+    /// Who runs the crawl; written into every warcinfo record.
+    operator: String = "dflt_empty";
+    /// A page describing the crawl and how to reach its operator; sent in User-Agent and From.
+    contact_url: String = "dflt_empty";
+    /// The whole User-Agent header; empty means `harvestd/VERSION (+contact_url)`.
+    user_agent: String = "dflt_empty";
+    /// Concurrent fetches across all hosts.
+    workers: Spanned<u32> = "dflt_workers";
+    /// URLs more hops than this from their seed are not queued.
+    max_hops: u32 = "dflt_max_hops";
+    /// Regular expressions; a URL matching any of them is never queued.
+    exclude: Vec<Spanned<String>> = "Vec::new";
+    /// `"obey"` or `"ignore"` robots.txt.
+    robots: Spanned<String> = "dflt_robots";
+    /// Fixed politeness delay; when set, the adaptive delay is off (`--delay SECS` sets this).
+    delay: Spanned<String> = "dflt_empty_spanned";
+    /// Adaptive delay = clamp(delay_factor × fetch duration, min_delay, max_delay).
+    delay_factor: f64 = "dflt_delay_factor";
+    /// Lower bound of the adaptive politeness delay.
+    min_delay: Spanned<String> = "dflt_min_delay";
+    /// Upper bound of the adaptive politeness delay.
+    max_delay: Spanned<String> = "dflt_max_delay";
+    /// Time allowed for DNS and the TCP (and TLS) connection.
+    connect_timeout: Spanned<String> = "dflt_connect_timeout";
+    /// Time allowed for one whole exchange, request start to response end.
+    fetch_timeout: Spanned<String> = "dflt_fetch_timeout";
+    /// Bytes of one response kept; beyond it the record ends with `WARC-Truncated: length`.
+    max_record_size: Spanned<String> = "dflt_max_record_size";
+    /// Bytes of decoded (gunzipped) body that link extraction reads at most.
+    max_decoded_size: Spanned<String> = "dflt_max_decoded_size";
+    /// Non-public networks the crawler may connect to, as CIDRs; `["private"]` opens them all.
+    allow_private: Vec<Spanned<String>> = "Vec::new";
+    /// DNS overrides, `"HOST:PORT:ADDR"` as curl's `--resolve`.
+    resolve: Vec<Spanned<String>> = "Vec::new";
+    /// Longest time a finished capture waits for the WARC fsync (group commit).
+    group_commit: Spanned<String> = "dflt_group_commit";
+    /// Memory sled may use for its page cache.
+    state_cache: Spanned<String> = "dflt_state_cache";
+}
+
+fn dflt_warc_dir() -> String {
+    "warcs".into()
+}
+fn dflt_state_dir() -> String {
+    "harvestd-state".into()
+}
+fn dflt_prefix() -> String {
+    "harvestd".into()
+}
+fn dflt_max_file_size() -> Spanned<String> {
+    d("1GB")
+}
+fn dflt_compression() -> Spanned<u32> {
+    Spanned::new(0..0, 6)
+}
+fn dflt_empty() -> String {
+    String::new()
+}
+fn dflt_empty_spanned() -> Spanned<String> {
+    d("")
+}
+fn dflt_workers() -> Spanned<u32> {
+    Spanned::new(0..0, 16)
+}
+fn dflt_max_hops() -> u32 {
+    20
+}
+fn dflt_robots() -> Spanned<String> {
+    d("obey")
+}
+fn dflt_delay_factor() -> f64 {
+    2.0
+}
+fn dflt_min_delay() -> Spanned<String> {
+    d("1s")
+}
+fn dflt_max_delay() -> Spanned<String> {
+    d("30s")
+}
+fn dflt_connect_timeout() -> Spanned<String> {
+    d("10s")
+}
+fn dflt_fetch_timeout() -> Spanned<String> {
+    d("120s")
+}
+fn dflt_max_record_size() -> Spanned<String> {
+    d("100MB")
+}
+fn dflt_max_decoded_size() -> Spanned<String> {
+    d("20MB")
+}
+fn dflt_group_commit() -> Spanned<String> {
+    d("200ms")
+}
+fn dflt_state_cache() -> Spanned<String> {
+    d("64MB")
+}
+
+/// How a seed's scope is drawn (DESIGN §Scope).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScopeKind {
+    /// The seed's host name exactly (any scheme and port).
+    Host,
+    /// The seed's host and every subdomain of it (`www.` stripped first).
+    Domain,
+    /// URLs whose string starts with the seed URL up to its last `/`.
+    Prefix,
+}
+
+/// A validated seed.
+#[derive(Debug, Clone)]
+pub struct Seed {
+    /// The seed URL.
+    pub url: Url,
+    /// Its scope.
+    pub scope: ScopeKind,
+}
+
+/// Whether robots.txt is obeyed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RobotsPolicy {
+    /// Fetch and obey robots.txt (RFC 9309).
+    Obey,
+    /// Fetch nothing, obey nothing (only with the site owner's permission).
+    Ignore,
+}
+
+/// The politeness delay policy (DESIGN §Politeness), end of a response to the next request's start.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Pacing {
+    /// A fixed delay; the adaptive fields are ignored when set.
+    pub fixed: Option<Duration>,
+    /// Multiplier of the last fetch's duration.
+    pub factor: f64,
+    /// Lower bound of the adaptive delay.
+    pub min: Duration,
+    /// Upper bound of the adaptive delay.
+    pub max: Duration,
+}
+
+impl Pacing {
+    /// The delay after a fetch that took `fetch`: the fixed delay, or
+    /// clamp(factor × fetch, min, max).
+    pub fn delay_after(&self, fetch: Duration) -> Duration {
+        if let Some(f) = self.fixed {
+            return f;
+        }
+        let scaled = fetch.mul_f64(self.factor.max(0.0));
+        scaled.clamp(self.min, self.max.max(self.min))
+    }
+}
+
+/// Which non-public destinations are opened (DESIGN §Destinations).
+#[derive(Debug, Clone, Default)]
+pub struct AllowPrivate {
+    /// `--allow-private` or `allow_private = ["private"]`: every private range (not 0.0.0.0/8, `::`,
+    /// multicast, broadcast or the cloud metadata addresses).
+    pub all: bool,
+    /// Explicit CIDRs; these may name the metadata addresses.
+    pub cidrs: Vec<IpNet>,
+}
+
+/// The validated configuration (stage two of two).
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Seeds with their scopes.
+    pub seeds: Vec<Seed>,
+    /// WARC output directory.
+    pub warc_dir: PathBuf,
+    /// sled state directory.
+    pub state_dir: PathBuf,
+    /// WARC file name prefix.
+    pub warc_prefix: String,
+    /// Rotation size in bytes.
+    pub max_file_size: u64,
+    /// gzip level 0–9.
+    pub compression_level: u32,
+    /// Operator, for warcinfo.
+    pub operator: String,
+    /// Contact URL (may be empty: a warning at start).
+    pub contact_url: String,
+    /// The User-Agent header value.
+    pub user_agent: String,
+    /// Concurrent fetches.
+    pub workers: usize,
+    /// Largest hop count from a seed.
+    pub max_hops: usize,
+    /// Exclusion regexes.
+    pub exclude: Vec<Regex>,
+    /// robots.txt policy.
+    pub robots: RobotsPolicy,
+    /// Politeness delay policy.
+    pub pacing: Pacing,
+    /// DNS + connect (+ TLS) timeout.
+    pub connect_timeout: Duration,
+    /// Whole-exchange timeout.
+    pub fetch_timeout: Duration,
+    /// Response bytes kept per capture.
+    pub max_record_size: u64,
+    /// Decoded bytes read by extraction.
+    pub max_decoded_size: u64,
+    /// Opened private destinations.
+    pub allow_private: AllowPrivate,
+    /// DNS overrides: (host, port) → address.
+    pub resolve: HashMap<(String, u16), IpAddr>,
+    /// Group-commit window.
+    pub group_commit: Duration,
+    /// sled cache capacity in bytes.
+    pub state_cache: u64,
+}
+
+/// The product token robots.txt groups are matched against (RFC 9309 §2.2.1).
+pub const PRODUCT_TOKEN: &str = "harvestd";
+
+struct Ctx<'a> {
+    file: &'a str,
+    text: &'a str,
+}
+
+impl Ctx<'_> {
+    fn line_of(&self, span: std::ops::Range<usize>) -> Option<usize> {
+        if span.start == 0 && span.end == 0 {
+            return None; // a default, not from the file
+        }
+        Some(self.text[..span.start.min(self.text.len())].matches('\n').count() + 1)
+    }
+
+    fn err<T>(&self, key: &str, span: std::ops::Range<usize>, message: impl Into<String>) -> Result<T, ConfigError> {
+        Err(ConfigError {
+            file: self.file.to_string(),
+            line: self.line_of(span),
+            key: Some(key.to_string()),
+            message: message.into(),
+        })
+    }
+
+    fn duration(&self, key: &str, v: &Spanned<String>) -> Result<Duration, ConfigError> {
+        humantime::parse_duration(v.get_ref().trim()).or_else(|e| {
+            self.err(
+                key,
+                v.span(),
+                format!(
+                    "invalid duration {:?} ({e}); write e.g. \"500ms\", \"2s\", \"1h\"",
+                    v.get_ref()
+                ),
+            )
+        })
+    }
+
+    fn size(&self, key: &str, v: &Spanned<String>) -> Result<u64, ConfigError> {
+        v.get_ref()
+            .trim()
+            .parse::<bytesize::ByteSize>()
+            .map(|b| b.as_u64())
+            .or_else(|e| {
+                self.err(
+                    key,
+                    v.span(),
+                    format!("invalid size {:?} ({e}); write e.g. \"64MB\", \"1GiB\"", v.get_ref()),
+                )
+            })
+    }
+}
+
+impl Config {
+    /// Reads and validates the file at `path`. Errors name the file, line and key.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let (raw, text) = RawConfig::load(path)?;
+        Config::from_raw(&raw, &path.display().to_string(), &text)
+    }
+
+    /// Validates `raw`, parsed from `text` (used for line numbers) of the file named `file`.
+    pub fn from_raw(raw: &RawConfig, file: &str, text: &str) -> Result<Config, ConfigError> {
+        let cx = Ctx { file, text };
+        let mut seeds = Vec::new();
+        for s in &raw.seeds {
+            let url = match Url::parse(s.url.get_ref().trim()) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => u,
+                Ok(_) => {
+                    return cx.err(
+                        "seeds.url",
+                        s.url.span(),
+                        format!("{:?} is not an http or https URL", s.url.get_ref()),
+                    )
+                }
+                Err(e) => {
+                    return cx.err(
+                        "seeds.url",
+                        s.url.span(),
+                        format!("{:?} is not a URL ({e})", s.url.get_ref()),
+                    )
+                }
+            };
+            let scope = match s.scope.get_ref().as_str() {
+                "host" => ScopeKind::Host,
+                "domain" => ScopeKind::Domain,
+                "prefix" => ScopeKind::Prefix,
+                other => {
+                    return cx.err(
+                        "seeds.scope",
+                        s.scope.span(),
+                        format!("{other:?} is not one of \"host\", \"domain\", \"prefix\""),
+                    )
+                }
+            };
+            seeds.push(Seed { url, scope });
+        }
+        let mut exclude = Vec::new();
+        for r in &raw.exclude {
+            match Regex::new(r.get_ref()) {
+                Ok(re) => exclude.push(re),
+                Err(e) => return cx.err("exclude", r.span(), format!("invalid regular expression: {e}")),
+            }
+        }
+        let robots = match raw.robots.get_ref().as_str() {
+            "obey" => RobotsPolicy::Obey,
+            "ignore" => RobotsPolicy::Ignore,
+            other => {
+                return cx.err(
+                    "robots",
+                    raw.robots.span(),
+                    format!("{other:?} is not \"obey\" or \"ignore\""),
+                )
+            }
+        };
+        let fixed = if raw.delay.get_ref().trim().is_empty() {
+            None
+        } else {
+            Some(cx.duration("delay", &raw.delay)?)
+        };
+        if !(raw.delay_factor.is_finite() && raw.delay_factor >= 0.0) {
+            return cx.err("delay_factor", 0..0, "must be a number ≥ 0");
+        }
+        let pacing = Pacing {
+            fixed,
+            factor: raw.delay_factor,
+            min: cx.duration("min_delay", &raw.min_delay)?,
+            max: cx.duration("max_delay", &raw.max_delay)?,
+        };
+        if pacing.max < pacing.min {
+            return cx.err("max_delay", raw.max_delay.span(), "is smaller than min_delay");
+        }
+        let mut allow_private = AllowPrivate::default();
+        for c in &raw.allow_private {
+            let v = c.get_ref().trim();
+            if v == "private" {
+                allow_private.all = true;
+            } else {
+                let net = v
+                    .parse::<IpNet>()
+                    .or_else(|_| v.parse::<IpAddr>().map(IpNet::from))
+                    .or_else(|e| {
+                        cx.err(
+                            "allow_private",
+                            c.span(),
+                            format!("{v:?} is not a CIDR such as \"10.0.0.0/8\" or \"private\" ({e})"),
+                        )
+                    })?;
+                allow_private.cidrs.push(net);
+            }
+        }
+        let mut resolve = HashMap::new();
+        for r in &raw.resolve {
+            let (host, port, addr) = parse_resolve(r.get_ref()).or_else(|e| cx.err("resolve", r.span(), e))?;
+            resolve.insert((host, port), addr);
+        }
+        let level = *raw.compression_level.get_ref();
+        if level > 9 {
+            return cx.err("compression_level", raw.compression_level.span(), "must be 0 to 9");
+        }
+        let workers = *raw.workers.get_ref();
+        if workers == 0 {
+            return cx.err("workers", raw.workers.span(), "must be at least 1");
+        }
+        let max_file_size = cx.size("max_file_size", &raw.max_file_size)?;
+        let user_agent = if raw.user_agent.trim().is_empty() {
+            default_user_agent(&raw.contact_url)
+        } else {
+            raw.user_agent.clone()
+        };
+        if raw.warc_prefix.is_empty() || raw.warc_prefix.contains('/') {
+            return cx.err("warc_prefix", 0..0, "must be non-empty and contain no '/'");
+        }
+        Ok(Config {
+            seeds,
+            warc_dir: PathBuf::from(&raw.warc_dir),
+            state_dir: PathBuf::from(&raw.state_dir),
+            warc_prefix: raw.warc_prefix.clone(),
+            max_file_size,
+            compression_level: level,
+            operator: raw.operator.clone(),
+            contact_url: raw.contact_url.clone(),
+            user_agent,
+            workers: workers as usize,
+            max_hops: raw.max_hops as usize,
+            exclude,
+            robots,
+            pacing,
+            connect_timeout: cx.duration("connect_timeout", &raw.connect_timeout)?,
+            fetch_timeout: cx.duration("fetch_timeout", &raw.fetch_timeout)?,
+            max_record_size: cx.size("max_record_size", &raw.max_record_size)?,
+            max_decoded_size: cx.size("max_decoded_size", &raw.max_decoded_size)?,
+            allow_private,
+            resolve,
+            group_commit: cx.duration("group_commit", &raw.group_commit)?,
+            state_cache: cx.size("state_cache", &raw.state_cache)?,
+        })
+    }
+
+    /// The configuration with every default and no seeds (what `harvestd crawl` starts from
+    /// without `--config`).
+    pub fn defaults() -> Config {
+        let raw: RawConfig = toml::from_str("").expect("empty TOML parses");
+        Config::from_raw(&raw, "<defaults>", "").expect("defaults are valid")
+    }
+
+    /// Warnings an operator should see at start (and from `check-config`).
+    pub fn warnings(&self) -> Vec<String> {
+        let mut w = Vec::new();
+        if self.contact_url.trim().is_empty() {
+            w.push(
+                "contact_url is empty: site owners cannot tell who is crawling them; set it to a page \
+                 describing the crawl (it is sent in User-Agent and From)"
+                    .to_string(),
+            );
+        }
+        w
+    }
+}
+
+/// `harvestd/VERSION (+contact_url)`, or without the parenthesis when there is no contact URL.
+pub fn default_user_agent(contact_url: &str) -> String {
+    let v = env!("CARGO_PKG_VERSION");
+    if contact_url.trim().is_empty() {
+        format!("{PRODUCT_TOKEN}/{v}")
+    } else {
+        format!("{PRODUCT_TOKEN}/{v} (+{})", contact_url.trim())
+    }
+}
+
+/// Parses curl's `--resolve` form `HOST:PORT:ADDR` (ADDR may be a bracketed IPv6 address).
+pub fn parse_resolve(s: &str) -> Result<(String, u16, IpAddr), String> {
+    let mut it = s.splitn(3, ':');
+    let (Some(host), Some(port), Some(addr)) = (it.next(), it.next(), it.next()) else {
+        return Err(format!("{s:?} is not HOST:PORT:ADDR"));
+    };
+    let port: u16 = port.parse().map_err(|_| format!("{s:?}: {port:?} is not a port"))?;
+    let addr = addr.trim_start_matches('[').trim_end_matches(']');
+    let addr: IpAddr = addr
+        .parse()
+        .map_err(|_| format!("{s:?}: {addr:?} is not an IP address"))?;
+    Ok((host.to_ascii_lowercase(), port, addr))
+}
+
+impl RawConfig {
+    /// Reads `path` and parses it (stage one). Returns the raw config and the file's text.
+    pub fn load(path: &Path) -> Result<(RawConfig, String), ConfigError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: file.clone(),
+            line: None,
+            key: None,
+            message: format!("cannot read: {e}"),
+        })?;
+        let raw = RawConfig::parse(&text, &file)?;
+        Ok((raw, text))
+    }
+
+    /// Parses TOML `text` of the file named `file`; a syntax or unknown-key error names the line.
+    pub fn parse(text: &str, file: &str) -> Result<RawConfig, ConfigError> {
+        toml::from_str::<RawConfig>(text).map_err(|e| {
+            let line = e
+                .span()
+                .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+            ConfigError {
+                file: file.to_string(),
+                line,
+                key: None,
+                message: e.message().trim().to_string(),
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        let raw = RawConfig::parse(text, "test.toml")?;
+        Config::from_raw(&raw, "test.toml", text)
+    }
+
+    #[test]
+    fn unknown_key_names_line() {
+        let e = parse("workers = 2\nwrokers = 3\n").unwrap_err();
+        assert_eq!(e.line, Some(2), "{e}");
+        assert!(e.to_string().contains("wrokers"), "{e}");
+    }
+
+    #[test]
+    fn bad_duration_names_key_and_line() {
+        let e = parse("workers = 2\n\nmin_delay = \"soon\"\n").unwrap_err();
+        assert_eq!(e.line, Some(3));
+        assert_eq!(e.key.as_deref(), Some("min_delay"));
+        assert!(e.to_string().starts_with("test.toml:3: key `min_delay`"), "{e}");
+    }
+
+    #[test]
+    fn bad_regex_names_key_and_line() {
+        let e = parse("exclude = [\n  \"ok\",\n  \"(unclosed\",\n]\n").unwrap_err();
+        assert_eq!((e.key.as_deref(), e.line), (Some("exclude"), Some(3)), "{e}");
+    }
+
+    #[test]
+    fn bad_seed_url_names_line() {
+        let e = parse("[[seeds]]\nurl = \"ftp://example.com/\"\n").unwrap_err();
+        assert_eq!((e.key.as_deref(), e.line), (Some("seeds.url"), Some(2)), "{e}");
+    }
+
+    #[test]
+    fn syntax_error_names_line() {
+        let e = parse("workers = 2\nmax_hops = = 3\n").unwrap_err();
+        assert_eq!(e.line, Some(2), "{e}");
+    }
+
+    #[test]
+    fn fixed_delay_overrides_adaptive() {
+        let c = parse("delay = \"0s\"\n").unwrap();
+        assert_eq!(c.pacing.delay_after(Duration::from_secs(5)), Duration::ZERO);
+        let c = parse("min_delay = \"1s\"\nmax_delay = \"10s\"\ndelay_factor = 2.0\n").unwrap();
+        assert_eq!(c.pacing.delay_after(Duration::from_millis(100)), Duration::from_secs(1));
+        assert_eq!(c.pacing.delay_after(Duration::from_secs(2)), Duration::from_secs(4));
+        assert_eq!(c.pacing.delay_after(Duration::from_secs(60)), Duration::from_secs(10));
+    }
+
+    #[test]
+    fn allow_private_and_resolve() {
+        let c = parse("allow_private = [\"10.0.0.0/8\", \"private\"]\nresolve = [\"example.com:443:127.0.0.1\"]\n")
+            .unwrap();
+        assert!(c.allow_private.all);
+        assert_eq!(c.allow_private.cidrs.len(), 1);
+        assert_eq!(
+            c.resolve.get(&("example.com".into(), 443)),
+            Some(&"127.0.0.1".parse().unwrap())
+        );
+        let e = parse("allow_private = [\"10.0.0.0/33\"]\n").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("allow_private"));
+    }
+
+    #[test]
+    fn empty_contact_url_warns() {
+        assert_eq!(parse("").unwrap().warnings().len(), 1);
+        let c = parse("contact_url = \"https://archive.example/crawl\"\n").unwrap();
+        assert!(c.warnings().is_empty());
+        assert!(c.user_agent.contains("+https://archive.example/crawl"));
+    }
+}

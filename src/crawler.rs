@@ -1,0 +1,741 @@
+//! The crawl: workers, the commit task, and drain / idle detection.
+//!
+//! ```text
+//! worker:  frontier.next ─▶ robots (fetched + archived first) ─▶ fetch ─▶ release host at response end
+//!                                                                  └─▶ records + outlinks ─▶ WARC writer
+//! writer thread: gzip members, group-commit fsync ─▶ Durable ─▶ commit task
+//! commit task:   frontier.finish (outcome + outlinks + counters, one sled batch) ─▶ per-URL log line
+//! ```
+//!
+//! A URL counts as done only after its records are fsynced *and* its commit landed; a crash before
+//! that fetches it again (DESIGN §Durability order). The host's politeness slot is released when
+//! its response ends, not when the commit lands. Failures of a URL (DNS, refused destination,
+//! robots) are outcomes recorded on it, never errors that stop a worker.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, watch, Notify};
+use tracing::{debug, info, warn};
+use url::Url;
+
+use crate::canon::{authority, host_key, robots_url, seen_key};
+use crate::clock::Clock;
+use crate::config::{Config, RobotsPolicy, Seed, PRODUCT_TOKEN};
+use crate::extract;
+use crate::fetch::{Exchange, FetchError, FetchSettings, Fetcher};
+use crate::frontier::{Completion, CrawlUri, Finished, Frontier, Lease, NewUri, Next, Outcome};
+use crate::robots::{self, RobotsEntry, RobotsRules};
+use crate::scope::Scope;
+use crate::store::{encode, Store};
+use crate::warc::{self, recover, writer};
+
+/// How long a robots.txt decision is used before it is fetched again (RFC 9309 §2.4: 24 h).
+pub const ROBOTS_MAX_AGE_MS: u64 = 24 * 3600 * 1000;
+/// Robots decisions kept in memory before the cache is emptied (sled keeps them all).
+const ROBOTS_MEMORY: usize = 10_000;
+
+/// How the crawl ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Stop when every URL has finished (`harvestd crawl`, `run --exit-when-done`).
+    ExitWhenDone,
+    /// Keep running idle until the shutdown signal (`harvestd run`).
+    Daemon,
+}
+
+/// What a crawl did, for the closing summary line.
+#[derive(Debug, Clone, Default)]
+pub struct Summary {
+    /// URLs finished in this run.
+    pub urls: u64,
+    /// Of which with an archived response.
+    pub fetched: u64,
+    /// WARC records written in this run (warcinfo excluded).
+    pub records: u64,
+    /// Uncompressed bytes of those records' blocks.
+    pub bytes: u64,
+    /// Wall-clock duration.
+    pub seconds: f64,
+    /// URLs still queued or leased (non-zero after a signal).
+    pub remaining: u64,
+    /// WARC files closed in this run.
+    pub files: Vec<String>,
+}
+
+impl std::fmt::Display for Summary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} URLs ({} fetched, {} failed or excluded), {} records, {} bytes, {:.1} seconds{}",
+            self.urls,
+            self.fetched,
+            self.urls - self.fetched,
+            self.records,
+            self.bytes,
+            self.seconds,
+            if self.remaining > 0 {
+                format!(", {} URLs left for the next run", self.remaining)
+            } else {
+                String::new()
+            }
+        )
+    }
+}
+
+/// A start-up failure (the process exits non-zero with this message).
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The state directory cannot be used.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// Recovering the WARC directory failed.
+    #[error("recovering the WARC directory {dir}: {cause}")]
+    Recovery {
+        /// The directory.
+        dir: String,
+        /// The I/O error.
+        cause: std::io::Error,
+    },
+    /// A seed resolves to an address the destination policy refuses.
+    #[error("seed {seed}: {cause}")]
+    SeedRefused {
+        /// The seed.
+        seed: String,
+        /// The refusal, naming the switch.
+        cause: FetchError,
+    },
+}
+
+/// What the commit task needs to finish a URL.
+#[derive(Debug)]
+struct Pending {
+    seen_key: String,
+    leased: bool,
+    uri: CrawlUri,
+    outcome: Outcome,
+    record_id: Option<String>,
+    payload_digest: Option<String>,
+    captured_ms: u64,
+    outlinks: Vec<NewUri>,
+    extra: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+/// Everything the workers share.
+struct Shared {
+    config: Config,
+    frontier: Frontier,
+    fetcher: Fetcher,
+    scope: Scope,
+    clock: Arc<dyn Clock>,
+    /// Woken whenever a host may have become due (release, commit, new URLs).
+    wake: Notify,
+    /// Robots decisions by authority (memory copy of sled's `r:` entries).
+    robots: Mutex<HashMap<String, RobotsEntry>>,
+}
+
+/// Runs a crawl of `seeds` (added to the frontier unless already seen) with `config`, until done
+/// (by `mode`) or until `shutdown` resolves; then drains: in-flight fetches finish and are written,
+/// the WARC file is closed, sled is flushed. `clock` is the frontier's time source.
+pub async fn run(
+    config: Config,
+    seeds: Vec<Seed>,
+    mode: Mode,
+    clock: Arc<dyn Clock>,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<Summary, StartError> {
+    let started = Instant::now();
+    for w in config.warnings() {
+        warn!("{w}");
+    }
+    // 1. Recover WARC files a crash left open, before anything writes.
+    let warc_dir = config.warc_dir.clone();
+    let recovered = tokio::task::spawn_blocking(move || recover::recover_dir(&warc_dir))
+        .await
+        .expect("recovery task")
+        .map_err(|cause| StartError::Recovery {
+            dir: config.warc_dir.display().to_string(),
+            cause,
+        })?;
+    for r in &recovered {
+        info!(file = %r.path.display(), kept = r.kept, cut = r.cut, captures = r.captures, "WARC file recovered");
+    }
+    // 2. Open the state and return leases left by a crash.
+    let (state_dir, cache) = (config.state_dir.clone(), config.state_cache);
+    let store = tokio::task::spawn_blocking(move || Store::open(&state_dir, cache))
+        .await
+        .expect("open task")?;
+    let frontier = Frontier::open(store.clone(), clock.clone())?;
+    let returned = frontier.recover_leases()?;
+    if returned > 0 {
+        info!(
+            leases = returned,
+            "leased URLs from an interrupted run returned to their queues"
+        );
+    }
+    let fetcher = Fetcher::new(FetchSettings::from_config(&config));
+    // 3. Seeds: refuse at start a seed the destination policy would refuse.
+    for s in &seeds {
+        match fetcher.resolve(&s.url).await {
+            Err(e @ FetchError::Refused { .. }) => {
+                return Err(StartError::SeedRefused {
+                    seed: s.url.to_string(),
+                    cause: e,
+                });
+            }
+            Err(e) => warn!(seed = %s.url, cause = %e, "seed does not resolve now; its outcome will be recorded"),
+            Ok(_) => {}
+        }
+    }
+    let seed_uris: Vec<NewUri> = seeds
+        .iter()
+        .map(|s| NewUri {
+            seen_key: seen_key(&s.url),
+            host: host_key(&s.url),
+            uri: CrawlUri {
+                url: s.url.to_string(),
+                hops: String::new(),
+                via: None,
+                seed: s.url.to_string(),
+            },
+        })
+        .collect();
+    let added = frontier.add(&seed_uris)?;
+    let all_seeds: Vec<Seed> = config.seeds.iter().cloned().chain(seeds.iter().cloned()).collect();
+    let scope = Scope::new(all_seeds, config.max_hops, config.exclude.clone());
+    let before = frontier.counts();
+    info!(
+        seeds = seeds.len(),
+        new = added,
+        queued = before.queued,
+        "crawl starting"
+    );
+
+    // 4. The WARC writer thread and the commit task.
+    let first_serial = store
+        .last_serial()?
+        .max(writer::highest_serial_in(&config.warc_dir, &config.warc_prefix))
+        + 1;
+    let (job_tx, job_rx) = mpsc::channel::<writer::Job<Pending>>(64);
+    let (event_tx, event_rx) = mpsc::unbounded_channel();
+    let (direct_tx, direct_rx) = mpsc::unbounded_channel::<Pending>();
+    let serial_store = store.clone();
+    let writer_handle = writer::spawn(
+        writer_settings(&config),
+        first_serial,
+        Box::new(move |s| {
+            if let Err(e) = serial_store.record_serial(s) {
+                warn!(cause = %e, "could not record the WARC serial in the state directory");
+            }
+        }),
+        job_rx,
+        event_tx,
+        tokio::runtime::Handle::current(),
+    );
+    let shared = Arc::new(Shared {
+        config: config.clone(),
+        frontier: frontier.clone(),
+        fetcher,
+        scope,
+        clock: clock.clone(),
+        wake: Notify::new(),
+        robots: Mutex::new(HashMap::new()),
+    });
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let commit = tokio::spawn(commit_task(shared.clone(), event_rx, direct_rx, stop_tx.clone()));
+
+    // 5. Workers.
+    let mut workers = Vec::new();
+    for id in 0..config.workers {
+        workers.push(tokio::spawn(worker(
+            id,
+            shared.clone(),
+            job_tx.clone(),
+            direct_tx.clone(),
+            stop_rx.clone(),
+            stop_tx.clone(),
+            mode,
+        )));
+    }
+    drop((job_tx, direct_tx));
+    let mut stop_watch = stop_rx.clone();
+    tokio::select! {
+        _ = shutdown => {
+            info!("stop requested: finishing in-flight fetches, then closing the WARC file");
+            let _ = stop_tx.send(true);
+        }
+        _ = stop_watch.wait_for(|s| *s) => {}
+    }
+    shared.wake.notify_waiters();
+    for w in workers {
+        let _ = w.await;
+    }
+    // Every job sender is gone: the writer closes its file and ends; then the commit task drains.
+    let files = tokio::task::spawn_blocking(move || writer_handle.join().unwrap_or_default())
+        .await
+        .unwrap_or_default();
+    let _ = commit.await;
+    let flush_store = store.clone();
+    if let Err(e) = tokio::task::spawn_blocking(move || flush_store.flush())
+        .await
+        .expect("flush task")
+    {
+        warn!(cause = %e, "flushing the state directory failed");
+    }
+    let after = frontier.counts();
+    Ok(Summary {
+        urls: (after.fetched + after.failed) - (before.fetched + before.failed),
+        fetched: after.fetched - before.fetched,
+        records: after.records - before.records,
+        bytes: after.bytes - before.bytes,
+        seconds: started.elapsed().as_secs_f64(),
+        remaining: after.queued + after.leased,
+        files,
+    })
+}
+
+fn writer_settings(c: &Config) -> writer::WriterSettings {
+    let hostname = writer::hostname();
+    let mut info = vec![
+        (
+            "software".to_string(),
+            format!("harvestd/{}", env!("CARGO_PKG_VERSION")),
+        ),
+        ("format".into(), "WARC File Format 1.1".into()),
+        (
+            "conformsTo".into(),
+            "http://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/".into(),
+        ),
+        ("hostname".into(), hostname.clone()),
+    ];
+    if !c.operator.is_empty() {
+        info.push(("operator".into(), c.operator.clone()));
+    }
+    info.push((
+        "robots".into(),
+        match c.robots {
+            RobotsPolicy::Obey => "obey".into(),
+            RobotsPolicy::Ignore => "ignore".into(),
+        },
+    ));
+    info.push(("http-header-user-agent".into(), c.user_agent.clone()));
+    if !c.contact_url.is_empty() {
+        info.push(("http-header-from".into(), c.contact_url.clone()));
+    }
+    writer::WriterSettings {
+        dir: c.warc_dir.clone(),
+        prefix: c.warc_prefix.clone(),
+        hostname,
+        max_file_size: c.max_file_size,
+        compression_level: c.compression_level,
+        group_commit: c.group_commit,
+        warcinfo: info,
+    }
+}
+
+/// Applies finished captures to sled, in the order the writer made them durable.
+async fn commit_task(
+    shared: Arc<Shared>,
+    mut events: mpsc::UnboundedReceiver<writer::WriterEvent<Pending>>,
+    mut direct: mpsc::UnboundedReceiver<Pending>,
+    stop: watch::Sender<bool>,
+) {
+    let (mut events_open, mut direct_open) = (true, true);
+    while events_open || direct_open {
+        tokio::select! {
+            ev = events.recv(), if events_open => match ev {
+                None => events_open = false,
+                Some(writer::WriterEvent::Durable(batch)) => {
+                    for d in batch {
+                        commit_one(&shared, d.payload, Some(d.location), d.records, d.bytes);
+                    }
+                }
+                Some(writer::WriterEvent::Failed(msg)) => {
+                    warn!(cause = %msg, "stopping the crawl: the WARC writer failed");
+                    let _ = stop.send(true);
+                }
+            },
+            p = direct.recv(), if direct_open => match p {
+                None => direct_open = false,
+                Some(p) => commit_one(&shared, p, None, 0, 0),
+            },
+        }
+        shared.wake.notify_waiters();
+    }
+}
+
+fn commit_one(shared: &Shared, p: Pending, location: Option<writer::Location>, records: u64, bytes: u64) {
+    let finished = Finished {
+        outcome: p.outcome.clone(),
+        record_id: p.record_id,
+        location: location.clone(),
+        payload_digest: p.payload_digest,
+        captured_ms: p.captured_ms,
+        uri: p.uri.clone(),
+    };
+    match shared.frontier.finish(Completion {
+        seen_key: &p.seen_key,
+        leased: p.leased,
+        result: finished,
+        outlinks: &p.outlinks,
+        extra: p.extra,
+        records,
+        bytes,
+    }) {
+        Ok(added) => {
+            let status = match &p.outcome {
+                Outcome::Fetched(s) => *s,
+                _ => 0,
+            };
+            let detail = match &p.outcome {
+                Outcome::Fetched(_) | Outcome::RobotsPrecluded => String::new(),
+                Outcome::RobotsPrerequisiteFailed(d)
+                | Outcome::DestinationRefused(d)
+                | Outcome::Dns(d)
+                | Outcome::Connect(d)
+                | Outcome::Tls(d)
+                | Outcome::Timeout(d)
+                | Outcome::NoResponse(d)
+                | Outcome::InvalidUrl(d) => d.clone(),
+            };
+            info!(
+                target: "harvestd::crawl",
+                url = %p.uri.url,
+                outcome = p.outcome.name(),
+                status,
+                hops = %p.uri.hops,
+                via = p.uri.via.as_deref().unwrap_or("-"),
+                warc = location.as_ref().map(|l| l.file.as_str()).unwrap_or("-"),
+                offset = location.as_ref().map(|l| l.offset).unwrap_or(0),
+                new_urls = added,
+                detail = %detail,
+                "finished"
+            );
+        }
+        Err(e) => warn!(url = %p.uri.url, cause = %e, "could not commit a finished URL; it will be fetched again"),
+    }
+}
+
+/// One worker: lease, robots, fetch, hand over; until stopped (or done, in `ExitWhenDone` mode).
+#[allow(clippy::too_many_arguments)]
+async fn worker(
+    id: usize,
+    shared: Arc<Shared>,
+    jobs: mpsc::Sender<writer::Job<Pending>>,
+    direct: mpsc::UnboundedSender<Pending>,
+    mut stop: watch::Receiver<bool>,
+    stop_tx: watch::Sender<bool>,
+    mode: Mode,
+) {
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        let notified = shared.wake.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        let next = match shared.frontier.next() {
+            Ok(n) => n,
+            Err(e) => {
+                warn!(worker = id, cause = %e, "frontier error; stopping the crawl");
+                let _ = stop_tx.send(true);
+                return;
+            }
+        };
+        let wait = match next {
+            Next::Lease(lease) => {
+                process(&shared, lease, &jobs, &direct).await;
+                continue;
+            }
+            Next::WaitUntil(t) => {
+                Duration::from_millis(t.saturating_sub(shared.clock.now_ms())).min(Duration::from_secs(5))
+            }
+            Next::Empty => {
+                let c = shared.frontier.counts();
+                if mode == Mode::ExitWhenDone && c.queued == 0 && c.leased == 0 {
+                    let _ = stop_tx.send(true);
+                    return;
+                }
+                Duration::from_secs(5)
+            }
+        };
+        tokio::select! {
+            _ = &mut notified => {}
+            _ = tokio::time::sleep(wait) => {}
+            _ = stop.changed() => {}
+        }
+    }
+}
+
+fn fetch_outcome(e: &FetchError) -> Outcome {
+    let d = e.to_string();
+    match e {
+        FetchError::InvalidUrl(_) => Outcome::InvalidUrl(d),
+        FetchError::Dns(_) => Outcome::Dns(d),
+        FetchError::Refused { .. } => Outcome::DestinationRefused(d),
+        FetchError::Connect(_) => Outcome::Connect(d),
+        FetchError::Tls(_) => Outcome::Tls(d),
+        FetchError::Timeout(_) => Outcome::Timeout(d),
+        FetchError::NoResponse(_) => Outcome::NoResponse(d),
+    }
+}
+
+impl Shared {
+    fn robots_entry(&self, auth: &str) -> Option<RobotsEntry> {
+        let now = self.clock.now_ms();
+        let fresh = |e: &RobotsEntry| now.saturating_sub(e.fetched_ms) < ROBOTS_MAX_AGE_MS;
+        if let Some(e) = self.robots.lock().ok()?.get(auth).filter(|e| fresh(e)) {
+            return Some(e.clone());
+        }
+        let key = [b"r:", auth.as_bytes()].concat();
+        let stored: RobotsEntry = self
+            .frontier
+            .store()
+            .tree
+            .get(&key)
+            .ok()
+            .flatten()
+            .and_then(|v| serde_json::from_slice(&v).ok())?;
+        fresh(&stored).then(|| {
+            self.remember_robots(auth, stored.clone());
+            stored
+        })
+    }
+
+    fn remember_robots(&self, auth: &str, e: RobotsEntry) {
+        if let Ok(mut m) = self.robots.lock() {
+            if m.len() >= ROBOTS_MEMORY {
+                m.clear();
+            }
+            m.insert(auth.to_string(), e);
+        }
+    }
+
+    /// The outlinks of a capture that pass scope, as URLs to queue.
+    fn scoped_outlinks(&self, parent: &CrawlUri, links: Vec<(Url, char)>) -> Vec<NewUri> {
+        let mut out: Vec<NewUri> = Vec::new();
+        let mut keys = std::collections::HashSet::new();
+        for (u, hop) in links {
+            let hops = format!("{}{}", parent.hops, hop);
+            match self.scope.accept(&u, &hops) {
+                Ok(()) => {
+                    let key = seen_key(&u);
+                    if keys.insert(key.clone()) {
+                        out.push(NewUri {
+                            seen_key: key,
+                            host: host_key(&u),
+                            uri: CrawlUri {
+                                url: u.to_string(),
+                                hops,
+                                via: Some(parent.url.clone()),
+                                seed: parent.seed.clone(),
+                            },
+                        });
+                    }
+                }
+                Err(reason) => debug!(url = %u, via = %parent.url, hops = %hops, reason = %reason, "not queued"),
+            }
+        }
+        out
+    }
+}
+
+/// Handles one leased URL.
+async fn process(
+    shared: &Arc<Shared>,
+    lease: Lease,
+    jobs: &mpsc::Sender<writer::Job<Pending>>,
+    direct: &mpsc::UnboundedSender<Pending>,
+) {
+    let url = match Url::parse(&lease.uri.url) {
+        Ok(u) => u,
+        Err(e) => {
+            let _ = shared.frontier.release_host(&lease.host, None);
+            finish_direct(shared, direct, lease, Outcome::InvalidUrl(e.to_string()));
+            return;
+        }
+    };
+    if shared.config.robots == RobotsPolicy::Obey {
+        let auth = authority(&url);
+        match shared.robots_entry(&auth) {
+            None => {
+                // robots.txt first (RFC 9309 §2.3), archived like any capture; the URL goes back to
+                // its place and waits out the politeness delay.
+                let next_allowed = fetch_robots(shared, &url, &auth, jobs, direct).await;
+                if let Err(e) = shared.frontier.return_lease(&lease, Some(next_allowed)) {
+                    warn!(url = %url, cause = %e, "could not return a lease");
+                }
+                shared.wake.notify_waiters();
+                return;
+            }
+            Some(entry) => {
+                if !robots::allowed(&entry.rules, PRODUCT_TOKEN, &url) {
+                    let _ = shared.frontier.release_host(&lease.host, None);
+                    let outcome = match entry.rules {
+                        RobotsRules::Unreachable(why) => Outcome::RobotsPrerequisiteFailed(why),
+                        _ => Outcome::RobotsPrecluded,
+                    };
+                    finish_direct(shared, direct, lease, outcome);
+                    return;
+                }
+            }
+        }
+    }
+    let result = shared.fetcher.fetch(&url).await;
+    release_after(shared, &lease.host, &result);
+    match result {
+        Err(e) => finish_direct(shared, direct, lease, fetch_outcome(&e)),
+        Ok(ex) => {
+            let max_decoded = shared.config.max_decoded_size;
+            let ex = Arc::new(ex);
+            let ex2 = ex.clone();
+            let links = tokio::task::spawn_blocking(move || extract::outlinks(&ex2, max_decoded))
+                .await
+                .unwrap_or_default();
+            let outlinks = shared.scoped_outlinks(&lease.uri, links);
+            let status = ex.status().unwrap_or(0);
+            send_capture(
+                jobs,
+                &ex,
+                lease.seen_key.clone(),
+                true,
+                lease.uri.clone(),
+                Outcome::Fetched(status),
+                outlinks,
+                vec![],
+            )
+            .await;
+        }
+    }
+}
+
+/// Releases the host at the end of its response: it may be fetched again after the politeness
+/// delay.
+fn release_after(shared: &Shared, host: &str, result: &Result<Exchange, FetchError>) {
+    let duration = match result {
+        Ok(ex) => ex.duration,
+        Err(_) => Duration::ZERO,
+    };
+    let delay = shared.config.pacing.delay_after(duration);
+    let next_allowed = shared.clock.now_ms() + delay.as_millis() as u64;
+    if let Err(e) = shared.frontier.release_host(host, Some(next_allowed)) {
+        warn!(host, cause = %e, "could not release a host");
+    }
+    shared.wake.notify_waiters();
+}
+
+fn finish_direct(shared: &Shared, direct: &mpsc::UnboundedSender<Pending>, lease: Lease, outcome: Outcome) {
+    let _ = direct.send(Pending {
+        seen_key: lease.seen_key,
+        leased: true,
+        uri: lease.uri,
+        outcome,
+        record_id: None,
+        payload_digest: None,
+        captured_ms: shared.clock.now_ms(),
+        outlinks: vec![],
+        extra: vec![],
+    });
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn send_capture(
+    jobs: &mpsc::Sender<writer::Job<Pending>>,
+    ex: &Exchange,
+    seen: String,
+    leased: bool,
+    uri: CrawlUri,
+    outcome: Outcome,
+    outlinks: Vec<NewUri>,
+    extra: Vec<(Vec<u8>, Vec<u8>)>,
+) {
+    let recs = warc::capture_records(ex);
+    let pending = Pending {
+        seen_key: seen,
+        leased,
+        uri,
+        outcome,
+        record_id: Some(recs.record_id.clone()),
+        payload_digest: Some(recs.payload_digest.clone()),
+        captured_ms: ex.date.timestamp_millis().max(0) as u64,
+        outlinks,
+        extra,
+    };
+    if jobs
+        .send(writer::Job {
+            records: recs.records,
+            primary: recs.primary,
+            payload: pending,
+        })
+        .await
+        .is_err()
+    {
+        warn!(url = %ex.url, "the WARC writer has stopped; this capture is dropped and will be fetched again");
+    }
+}
+
+/// Fetches and archives the robots.txt of `url`'s authority, remembers its decision, and returns
+/// when the host may be fetched again (ms).
+async fn fetch_robots(
+    shared: &Shared,
+    url: &Url,
+    auth: &str,
+    jobs: &mpsc::Sender<writer::Job<Pending>>,
+    direct: &mpsc::UnboundedSender<Pending>,
+) -> u64 {
+    let rurl = robots_url(url);
+    let result = shared.fetcher.fetch(&rurl).await;
+    let duration = result.as_ref().map(|e| e.duration).unwrap_or_default();
+    let next_allowed = shared.clock.now_ms() + shared.config.pacing.delay_after(duration).as_millis() as u64;
+    let rules = match &result {
+        Ok(ex) => {
+            let body = extract::decoded_body(ex, robots::MAX_ROBOTS_BYTES as u64).unwrap_or_default();
+            robots::interpret(ex.status(), &body, "")
+        }
+        Err(e) => robots::interpret(None, b"", &e.to_string()),
+    };
+    let entry = RobotsEntry {
+        fetched_ms: shared.clock.now_ms(),
+        rules,
+    };
+    shared.remember_robots(auth, entry.clone());
+    let extra = vec![([b"r:", auth.as_bytes()].concat(), encode(&entry))];
+    let uri = CrawlUri {
+        url: rurl.to_string(),
+        hops: "P".into(),
+        via: Some(url.to_string()),
+        seed: url.to_string(),
+    };
+    match result {
+        Ok(ex) => {
+            let status = ex.status().unwrap_or(0);
+            send_capture(
+                jobs,
+                &ex,
+                seen_key(&rurl),
+                false,
+                uri,
+                Outcome::Fetched(status),
+                vec![],
+                extra,
+            )
+            .await;
+        }
+        Err(e) => {
+            let _ = direct.send(Pending {
+                seen_key: seen_key(&rurl),
+                leased: false,
+                uri,
+                outcome: fetch_outcome(&e),
+                record_id: None,
+                payload_digest: None,
+                captured_ms: shared.clock.now_ms(),
+                outlinks: vec![],
+                extra,
+            });
+        }
+    }
+    next_allowed
+}

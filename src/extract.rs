@@ -1,0 +1,410 @@
+//! Outlinks: URLs found in a capture, with their hop type (DESIGN §Scope; Heritrix's hop codes).
+//!
+//! HTML is streamed through lol_html (non-strict; attribute values entity-decoded, HTML standard
+//! §13.2.5.72): `a`/`area` href (`L`), `img` src and srcset (`E`), `link` href (`E` for page
+//! requisites such as stylesheets and icons, `L` otherwise), `script` src (`E`), the first
+//! `<base href>`, and CSS `url()` / `@import` in `<style>` elements and in stylesheets. A 3xx
+//! `Location` is an `R` hop. Content codings are decoded for extraction only, up to
+//! `max_decoded_size` bytes (the record keeps the bytes as received). Non-HTTP links (mailto, tel,
+//! javascript, data, blob) are dropped.
+
+use std::cell::RefCell;
+use std::io::Read;
+
+use url::Url;
+
+use crate::fetch::Exchange;
+
+/// A link hop: `L` navigation link, `E` embed (page requisite), `R` redirect.
+pub type Hop = char;
+
+/// The decoded body of `ex` (content coding removed), at most `cap` bytes. `None` for a coding we
+/// do not decode (we only ask for gzip).
+pub fn decoded_body(ex: &Exchange, cap: u64) -> Option<Vec<u8>> {
+    let payload = ex.payload();
+    let coding = ex
+        .framed()
+        .and_then(|f| f.header("content-encoding"))
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    match coding.as_str() {
+        "" | "identity" => Some(payload.into_iter().take(cap as usize).collect()),
+        "gzip" | "x-gzip" => {
+            let mut out = Vec::new();
+            // A truncated or corrupt stream yields what decoded before the error.
+            let _ = flate2::read::MultiGzDecoder::new(&payload[..])
+                .take(cap)
+                .read_to_end(&mut out);
+            Some(out)
+        }
+        _ => None,
+    }
+}
+
+/// Every outlink of a capture, resolved against its URL (or `<base>`), with its hop.
+pub fn outlinks(ex: &Exchange, max_decoded: u64) -> Vec<(Url, Hop)> {
+    let Some(f) = ex.framed() else { return vec![] };
+    let mut out = Vec::new();
+    if (300..400).contains(&f.status) {
+        if let Some(loc) = f.header("location") {
+            if let Ok(u) = ex.url.join(&loc) {
+                out.push((u, 'R'));
+            }
+        }
+    }
+    let ctype = f.header("content-type").unwrap_or_default().to_ascii_lowercase();
+    let is_html = ctype.contains("html");
+    let is_css = ctype.contains("text/css");
+    if !(is_html || is_css) {
+        return keep_http(out);
+    }
+    let Some(body) = decoded_body(ex, max_decoded) else {
+        return keep_http(out);
+    };
+    if is_html {
+        out.extend(html_links(&body, &ex.url));
+    } else {
+        let text = String::from_utf8_lossy(&body);
+        out.extend(
+            css_urls(&text)
+                .into_iter()
+                .filter_map(|u| ex.url.join(&u).ok())
+                .map(|u| (u, 'E')),
+        );
+    }
+    keep_http(out)
+}
+
+fn keep_http(links: Vec<(Url, Hop)>) -> Vec<(Url, Hop)> {
+    links
+        .into_iter()
+        .filter(|(u, _)| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
+        .map(|(mut u, h)| {
+            u.set_fragment(None);
+            (u, h)
+        })
+        .collect()
+}
+
+/// `link rel` values that make the link a page requisite (`E`).
+fn link_rel_is_embed(rel: &str) -> bool {
+    rel.split_ascii_whitespace().any(|r| {
+        matches!(
+            r.to_ascii_lowercase().as_str(),
+            "stylesheet"
+                | "icon"
+                | "shortcut"
+                | "apple-touch-icon"
+                | "preload"
+                | "modulepreload"
+                | "manifest"
+                | "prefetch"
+        )
+    })
+}
+
+/// Links in an HTML document, resolved against the first `<base href>` (itself resolved against
+/// `doc_url`) or `doc_url`.
+pub fn html_links(body: &[u8], doc_url: &Url) -> Vec<(Url, Hop)> {
+    use lol_html::{element, text, HtmlRewriter, Settings};
+    let found: RefCell<Vec<(String, Hop)>> = RefCell::new(Vec::new());
+    let base: RefCell<Option<String>> = RefCell::new(None);
+    let style: RefCell<String> = RefCell::new(String::new());
+    let attr = |el: &lol_html::html_content::Element, name: &str| {
+        el.get_attribute(name)
+            .map(|v| html_escape::decode_html_entities(&v).trim().to_string())
+    };
+    {
+        let mut rewriter = HtmlRewriter::new(
+            Settings {
+                element_content_handlers: vec![
+                    element!("a[href], area[href]", |el| {
+                        found.borrow_mut().extend(attr(el, "href").map(|v| (v, 'L')));
+                        Ok(())
+                    }),
+                    element!("img", |el| {
+                        found.borrow_mut().extend(attr(el, "src").map(|v| (v, 'E')));
+                        if let Some(s) = attr(el, "srcset") {
+                            found.borrow_mut().extend(srcset_urls(&s).into_iter().map(|v| (v, 'E')));
+                        }
+                        Ok(())
+                    }),
+                    element!("script[src]", |el| {
+                        found.borrow_mut().extend(attr(el, "src").map(|v| (v, 'E')));
+                        Ok(())
+                    }),
+                    element!("link[href]", |el| {
+                        let hop = if link_rel_is_embed(&attr(el, "rel").unwrap_or_default()) {
+                            'E'
+                        } else {
+                            'L'
+                        };
+                        found.borrow_mut().extend(attr(el, "href").map(|v| (v, hop)));
+                        Ok(())
+                    }),
+                    element!("base[href]", |el| {
+                        let mut b = base.borrow_mut();
+                        if b.is_none() {
+                            *b = attr(el, "href");
+                        }
+                        Ok(())
+                    }),
+                    text!("style", |t| {
+                        style.borrow_mut().push_str(t.as_str());
+                        Ok(())
+                    }),
+                ],
+                ..Settings::new()
+            },
+            |_: &[u8]| {},
+        );
+        // lol_html only fails on memory limits or handler errors; keep what was found.
+        let _ = rewriter.write(body);
+        let _ = rewriter.end();
+    }
+    let base_url = base
+        .into_inner()
+        .and_then(|b| doc_url.join(&b).ok())
+        .unwrap_or_else(|| doc_url.clone());
+    let mut links = found.into_inner();
+    links.extend(css_urls(&style.into_inner()).into_iter().map(|u| (u, 'E')));
+    links
+        .into_iter()
+        .filter(|(v, _)| !v.is_empty())
+        .filter_map(|(v, h)| base_url.join(&v).ok().map(|u| (u, h)))
+        .collect()
+}
+
+/// Image candidate URLs of a `srcset` value, by the HTML standard's parsing algorithm (§4.8.4.3.10):
+/// a URL runs to whitespace; trailing commas end the candidate; descriptors run to a comma outside
+/// parentheses. Commas inside a URL are kept.
+pub fn srcset_urls(s: &str) -> Vec<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    let is_ws = |c: u8| matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0c);
+    loop {
+        while i < b.len() && (is_ws(b[i]) || b[i] == b',') {
+            i += 1;
+        }
+        if i >= b.len() {
+            return out;
+        }
+        let start = i;
+        while i < b.len() && !is_ws(b[i]) {
+            i += 1;
+        }
+        let mut url = &s[start..i];
+        let mut ended = false;
+        if url.ends_with(',') {
+            url = url.trim_end_matches(',');
+            ended = true;
+        }
+        if !url.is_empty() {
+            out.push(url.to_string());
+        }
+        if !ended {
+            // Skip descriptors up to a comma outside parentheses.
+            let mut depth = 0i32;
+            while i < b.len() {
+                match b[i] {
+                    b'(' => depth += 1,
+                    b')' => depth -= 1,
+                    b',' if depth <= 0 => break,
+                    _ => {}
+                }
+                i += 1;
+            }
+        }
+    }
+}
+
+/// URLs referenced by CSS text: `url(...)` (quoted or not, CSS escapes decoded) and `@import "..."`.
+pub fn css_urls(css: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let lower = css.to_ascii_lowercase();
+    let b = css.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if lower[i..].starts_with("/*") {
+            i = lower[i + 2..].find("*/").map(|p| i + 2 + p + 2).unwrap_or(b.len());
+            continue;
+        }
+        if lower[i..].starts_with("url(") {
+            i += 4;
+            while i < b.len() && b[i].is_ascii_whitespace() {
+                i += 1;
+            }
+            let (v, next) = if i < b.len() && (b[i] == b'"' || b[i] == b'\'') {
+                css_string(css, i)
+            } else {
+                let end = css[i..].find(')').map(|p| i + p).unwrap_or(b.len());
+                (css_unescape(css[i..end].trim()), end)
+            };
+            if !v.is_empty() {
+                out.push(v);
+            }
+            i = next;
+            continue;
+        }
+        if lower[i..].starts_with("@import") {
+            i += 7;
+            while i < b.len() && b[i].is_ascii_whitespace() {
+                i += 1;
+            }
+            if i < b.len() && (b[i] == b'"' || b[i] == b'\'') {
+                let (v, next) = css_string(css, i);
+                if !v.is_empty() {
+                    out.push(v);
+                }
+                i = next;
+            }
+            continue;
+        }
+        i += css[i..].chars().next().map(char::len_utf8).unwrap_or(1);
+    }
+    out
+}
+
+/// A quoted CSS string starting at `at` (the quote): its unescaped value and the index after it.
+fn css_string(css: &str, at: usize) -> (String, usize) {
+    let b = css.as_bytes();
+    let q = b[at];
+    let mut i = at + 1;
+    while i < b.len() && b[i] != q {
+        if b[i] == b'\\' {
+            i += 1;
+        }
+        i += 1;
+    }
+    let end = i.min(b.len());
+    (css_unescape(&css[at + 1..end]), (end + 1).min(b.len()))
+}
+
+/// Decodes CSS escapes: `\` + up to 6 hex digits (+ one optional whitespace), or `\` + a character.
+fn css_unescape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        let mut hex = String::new();
+        while hex.len() < 6 && chars.peek().is_some_and(|c| c.is_ascii_hexdigit()) {
+            hex.push(chars.next().expect("peeked"));
+        }
+        if hex.is_empty() {
+            match chars.next() {
+                Some('\n') | None => {}
+                Some(other) => out.push(other),
+            }
+        } else {
+            if chars.peek().is_some_and(|c| c.is_whitespace()) {
+                chars.next();
+            }
+            let cp = u32::from_str_radix(&hex, 16).unwrap_or(0xfffd);
+            out.push(char::from_u32(cp).filter(|&c| c != '\0').unwrap_or('\u{fffd}'));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn links(html: &str) -> Vec<(String, Hop)> {
+        let base = Url::parse("http://example.com/dir/page.html").unwrap();
+        html_links(html.as_bytes(), &base)
+            .into_iter()
+            .map(|(u, h)| (u.to_string(), h))
+            .collect()
+    }
+
+    macro_rules! html_cases {
+        ($($name:ident: $html:expr => [$(($url:expr, $hop:expr)),*],)*) => {$(
+            #[test]
+            fn $name() {
+                let want: Vec<(String, Hop)> = vec![$(($url.to_string(), $hop)),*];
+                assert_eq!(links($html), want);
+            }
+        )*};
+    }
+
+    html_cases! {
+        a_href_is_link: r#"<a href="other.html">x</a>"# => [("http://example.com/dir/other.html", 'L')],
+        area_href_is_link: r#"<map><area href="/m"></map>"# => [("http://example.com/m", 'L')],
+        img_src_is_embed: r#"<img src="i.png">"# => [("http://example.com/dir/i.png", 'E')],
+        img_srcset: r#"<img srcset="a.jpg 1x, b.jpg 2x">"# => [("http://example.com/dir/a.jpg", 'E'), ("http://example.com/dir/b.jpg", 'E')],
+        script_src: r#"<script src="/app.js"></script>"# => [("http://example.com/app.js", 'E')],
+        link_stylesheet_is_embed: r#"<link rel="stylesheet" href="s.css">"# => [("http://example.com/dir/s.css", 'E')],
+        link_icon_is_embed: r#"<link rel="shortcut icon" href="/favicon.ico">"# => [("http://example.com/favicon.ico", 'E')],
+        link_alternate_is_link: r#"<link rel="alternate" href="/feed">"# => [("http://example.com/feed", 'L')],
+        base_relative: r#"<base href="/other/"><a href="x">"# => [("http://example.com/other/x", 'L')],
+        base_absolute: r#"<base href="http://cdn.example/b/"><img src="i.png">"# => [("http://cdn.example/b/i.png", 'E')],
+        first_base_wins: r#"<base href="/one/"><base href="/two/"><a href="x">"# => [("http://example.com/one/x", 'L')],
+        entities_decoded: r#"<a href="/q?a=1&amp;b=2">"# => [("http://example.com/q?a=1&b=2", 'L')],
+        style_element_urls: "<style>body{background:url('bg.png')}</style>" => [("http://example.com/dir/bg.png", 'E')],
+        fragment_only_link_resolves: r#"<a href="">"# => [],
+        uppercase_tags: r#"<A HREF="/up">"# => [("http://example.com/up", 'L')],
+    }
+
+    #[test]
+    fn non_http_links_are_dropped() {
+        let ex_links = keep_http(
+            [
+                "mailto:a@b.c",
+                "tel:+1",
+                "javascript:void(0)",
+                "data:text/plain,hi",
+                "http://ok.example/#frag",
+            ]
+            .iter()
+            .map(|s| (Url::parse(s).unwrap(), 'L'))
+            .collect(),
+        );
+        assert_eq!(ex_links, vec![(Url::parse("http://ok.example/").unwrap(), 'L')]);
+    }
+
+    macro_rules! srcset_cases {
+        ($($name:ident: $input:expr => [$($want:expr),*],)*) => {$(
+            #[test]
+            fn $name() {
+                let want: Vec<String> = vec![$($want.to_string()),*];
+                assert_eq!(srcset_urls($input), want);
+            }
+        )*};
+    }
+
+    srcset_cases! {
+        srcset_width_descriptors: "small.jpg 480w, large.jpg 1080w" => ["small.jpg", "large.jpg"],
+        srcset_no_descriptor: "only.jpg" => ["only.jpg"],
+        srcset_comma_in_url: "img,1.jpg 1x, img,2.jpg 2x" => ["img,1.jpg", "img,2.jpg"],
+        srcset_trailing_comma_ends_candidate: "a.jpg,b.jpg 2x" => ["a.jpg,b.jpg"],
+        srcset_url_with_trailing_commas: "a.jpg,, b.jpg" => ["a.jpg", "b.jpg"],
+        srcset_leading_whitespace_commas: "  ,a.jpg 1x" => ["a.jpg"],
+        srcset_parenthesised_descriptor: "a.jpg (x, y), b.jpg" => ["a.jpg", "b.jpg"],
+    }
+
+    macro_rules! css_cases {
+        ($($name:ident: $input:expr => [$($want:expr),*],)*) => {$(
+            #[test]
+            fn $name() {
+                let want: Vec<String> = vec![$($want.to_string()),*];
+                assert_eq!(css_urls($input), want);
+            }
+        )*};
+    }
+
+    css_cases! {
+        css_unquoted: "a{background:url(bg.png)}" => ["bg.png"],
+        css_double_quoted: r#"a{background:url("bg 1.png")}"# => ["bg 1.png"],
+        css_single_quoted: "a{background:URL( 'x.png' )}" => ["x.png"],
+        css_escape_hex: r"a{background:url(b\67 .png)}" => ["bg.png"],
+        css_escape_char: r#"a{background:url("a\"b.png")}"# => ["a\"b.png"],
+        css_import_string: "@import 'base.css'; @import url(more.css);" => ["base.css", "more.css"],
+        css_comment_skipped: "/* url(no.png) */ a{b:url(yes.png)}" => ["yes.png"],
+        css_several: "@font-face{src:url(f.woff2) format('woff2'),url(f.woff)}" => ["f.woff2", "f.woff"],
+    }
+}

@@ -1,0 +1,43 @@
+//! harvestd: a polite, crash-safe web-archiving crawler that writes WARC files.
+//!
+//! ```text
+//! config.toml / CLI ──seeds──▶ scope ──▶ frontier (sled: per-host queues by due time, seen set)
+//!                                           │ next(): a URL whose host is due, leased
+//!                                           ▼
+//!                            robots (per authority; robots.txt fetched + archived first)
+//!                                           ▼
+//!                            fetch (hyper http1 over a recording stream) ──▶ exact request/response bytes
+//!                                           │ response ended ⇒ host released, its delay starts
+//!                                           ▼
+//!                            warc writer thread (gzip member per record; .open → rename; group fsync)
+//!                            extract (lol_html, CSS) ──▶ outlinks ──▶ scope
+//!                                           ▼ after the fsync:
+//!                            commit: outcome + outlinks + counters → one sled batch
+//! ```
+//!
+//! Modules, one line each:
+//! - [`cli`]: the command line (`run`, `crawl`, `check-config`).
+//! - [`config`]: raw TOML → validated [`config::Config`].
+//! - [`canon`]: `seen_key`, host key, robots authority.
+//! - [`scope`]: accept or reject a discovered URL.
+//! - [`frontier`]: per-host queues, due times, leases, seen set, outcomes.
+//! - [`store`]: the sled database and its key layout.
+//! - [`robots`]: RFC 9309 interpretation over the `robotstxt` crate.
+//! - [`fetch`]: DNS, destination policy, connect, TLS, the recorded HTTP/1.1 exchange and its framer.
+//! - [`extract`]: outlinks from HTML and CSS.
+//! - [`warc`]: record building, the writer thread, recovery and reading back.
+//! - [`crawler`]: workers, the commit task, drain and idle detection.
+//! - [`clock`]: wall-clock time behind a trait (manual in tests).
+
+pub mod canon;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod crawler;
+pub mod extract;
+pub mod fetch;
+pub mod frontier;
+pub mod robots;
+pub mod scope;
+pub mod store;
+pub mod warc;

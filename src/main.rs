@@ -1,0 +1,16 @@
+//! The `harvestd` binary: logging set up, then the command line ([`harvestd::cli`]).
+
+use clap::Parser;
+
+fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let cli = harvestd::cli::Cli::parse();
+    std::process::exit(harvestd::cli::main_with(cli));
+}

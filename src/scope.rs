@@ -1,0 +1,152 @@
+//! Scope: whether a discovered URL is queued (DESIGN §Scope).
+//!
+//! Each seed has its own scope (host by default; domain or URL prefix selectable); the crawl's scope
+//! is their union. A URL outside it is still accepted when its hop path ends in at most
+//! [`MAX_TRANS_HOPS`] non-link hops (`E` embeds, `R` redirects), so a page's off-site stylesheet,
+//! images and fonts are kept (Heritrix's TransclusionDecideRule). Then `max_hops` and the exclusion
+//! regexes apply. Rejections carry their reason for the log.
+
+use regex::Regex;
+use url::Url;
+
+use crate::config::{ScopeKind, Seed};
+
+/// Most trailing non-link hops allowed outside the seeds' scope.
+pub const MAX_TRANS_HOPS: usize = 2;
+
+/// Why a URL is not queued.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rejection {
+    /// Outside every seed's scope and not a short enough embed/redirect tail.
+    OutOfScope,
+    /// More hops from the seed than `max_hops`.
+    TooManyHops(usize),
+    /// Matches an exclusion regex.
+    Excluded(String),
+}
+
+impl std::fmt::Display for Rejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Rejection::OutOfScope => f.write_str("out of scope"),
+            Rejection::TooManyHops(n) => write!(f, "{n} hops from the seed, over max_hops"),
+            Rejection::Excluded(r) => write!(f, "matches exclusion {r:?}"),
+        }
+    }
+}
+
+/// The crawl's scope rules.
+#[derive(Debug, Clone)]
+pub struct Scope {
+    seeds: Vec<Seed>,
+    max_hops: usize,
+    exclude: Vec<Regex>,
+}
+
+fn strip_www(h: &str) -> &str {
+    h.strip_prefix("www.").unwrap_or(h)
+}
+
+impl Scope {
+    /// Scope over `seeds` with `max_hops` and exclusion regexes.
+    pub fn new(seeds: Vec<Seed>, max_hops: usize, exclude: Vec<Regex>) -> Self {
+        Self {
+            seeds,
+            max_hops,
+            exclude,
+        }
+    }
+
+    /// Adds a seed (a seed given at run time, or a seed's redirect target).
+    pub fn add_seed(&mut self, seed: Seed) {
+        self.seeds.push(seed);
+    }
+
+    /// Whether `url` is inside some seed's scope.
+    pub fn in_seed_scope(&self, url: &Url) -> bool {
+        let host = url.host_str().unwrap_or("").to_ascii_lowercase();
+        self.seeds.iter().any(|s| {
+            let sh = s.url.host_str().unwrap_or("").to_ascii_lowercase();
+            match s.scope {
+                ScopeKind::Host => host == sh,
+                ScopeKind::Domain => {
+                    let d = strip_www(&sh);
+                    host == d || host.ends_with(&format!(".{d}"))
+                }
+                ScopeKind::Prefix => {
+                    let s = s.url.as_str();
+                    let prefix = &s[..s.rfind('/').map(|i| i + 1).unwrap_or(s.len())];
+                    url.as_str().starts_with(prefix)
+                }
+            }
+        })
+    }
+
+    /// Decides whether a URL reached by `hops` (its whole hop path, the last hop included) is queued.
+    pub fn accept(&self, url: &Url, hops: &str) -> Result<(), Rejection> {
+        if !self.in_seed_scope(url) {
+            let trailing = hops.chars().rev().take_while(|&h| h != 'L').count();
+            if trailing == 0 || trailing > MAX_TRANS_HOPS {
+                return Err(Rejection::OutOfScope);
+            }
+        }
+        if hops.len() > self.max_hops {
+            return Err(Rejection::TooManyHops(hops.len()));
+        }
+        let s = url.as_str();
+        if let Some(re) = self.exclude.iter().find(|re| re.is_match(s)) {
+            return Err(Rejection::Excluded(re.as_str().to_string()));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seed(u: &str, scope: ScopeKind) -> Seed {
+        Seed {
+            url: Url::parse(u).unwrap(),
+            scope,
+        }
+    }
+
+    fn scope() -> Scope {
+        Scope::new(
+            vec![
+                seed("https://news.example/", ScopeKind::Host),
+                seed("https://www.blog.example/", ScopeKind::Domain),
+                seed("https://docs.example/guide/intro.html", ScopeKind::Prefix),
+            ],
+            5,
+            vec![Regex::new(r"/calendar/").unwrap()],
+        )
+    }
+
+    macro_rules! scope_cases {
+        ($($name:ident: $url:expr, $hops:expr => $want:expr,)*) => {$(
+            #[test]
+            fn $name() {
+                let u = Url::parse($url).unwrap();
+                assert_eq!(scope().accept(&u, $hops), $want);
+            }
+        )*};
+    }
+
+    scope_cases! {
+        same_host_link: "http://news.example/a", "L" => Ok(()),
+        other_host_link_rejected: "https://other.example/a", "L" => Err(Rejection::OutOfScope),
+        subdomain_not_in_host_scope: "https://cdn.news.example/a", "L" => Err(Rejection::OutOfScope),
+        domain_scope_subdomain: "https://img.blog.example/a", "L" => Ok(()),
+        domain_scope_bare: "https://blog.example/a", "L" => Ok(()),
+        prefix_scope_inside: "https://docs.example/guide/ch2.html", "L" => Ok(()),
+        prefix_scope_outside: "https://docs.example/api/x", "L" => Err(Rejection::OutOfScope),
+        offsite_embed_kept: "https://cdn.example/s.css", "LE" => Ok(()),
+        offsite_embed_of_embed_kept: "https://cdn.example/font.woff", "LEE" => Ok(()),
+        offsite_third_trailing_hop_rejected: "https://cdn.example/font2.woff", "LEER" => Err(Rejection::OutOfScope),
+        offsite_seed_redirect_kept: "https://other.example/", "R" => Ok(()),
+        too_many_hops: "https://news.example/deep", "LLLLLL" => Err(Rejection::TooManyHops(6)),
+        excluded: "https://news.example/calendar/2026", "L" => Err(Rejection::Excluded("/calendar/".into())),
+    }
+}

@@ -1,0 +1,153 @@
+//! The sled database: opening it, its one tree and key layout, and the state-directory metadata.
+//!
+//! All crawl state lives in one sled tree (`crawl`) under key prefixes, so that everything one
+//! capture changes — its outcome, its outlinks, host queues, counters — is one atomic
+//! `apply_batch` (sled's `Batch` covers one tree; DESIGN §Durability order):
+//!
+//! | prefix | key | value |
+//! |---|---|---|
+//! | `u:` | seen_key | [`crate::frontier::UrlRecord`] (versioned JSON): the seen set and per-URL outcome |
+//! | `q:` | host `\0` seq (u64 BE) | queued [`crate::frontier::CrawlUri`] |
+//! | `d:` | due ms (u64 BE) host | empty: hosts ordered by due time |
+//! | `h:` | host | [`crate::frontier::HostState`] |
+//! | `l:` | seen_key | a leased URL ([`crate::frontier::Lease`]) |
+//! | `r:` | robots authority | cached robots.txt ([`crate::robots::RobotsEntry`]) |
+//! | `m:` | name | metadata: key version, counters, sequence, WARC serial |
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::canon::SEEN_KEY_VERSION;
+
+/// Why the state directory cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// sled could not open the directory (locked by another process, unreadable, corrupt).
+    #[error("cannot open the state directory {dir}: {cause}")]
+    Open {
+        /// The directory.
+        dir: String,
+        /// sled's error.
+        cause: String,
+    },
+    /// The directory was written with another `seen_key` version or options.
+    #[error("the state directory {dir} was written with seen_key {found}, this build uses {expected}; use a new state directory (a silent re-key would re-crawl everything)")]
+    KeyVersion {
+        /// The directory.
+        dir: String,
+        /// What it records.
+        found: String,
+        /// What this build uses.
+        expected: String,
+    },
+    /// A sled read or write failed.
+    #[error("state database error: {0}")]
+    Sled(#[from] sled::Error),
+    /// A stored value does not decode.
+    #[error("state database holds an undecodable value under {key}: {cause}")]
+    Decode {
+        /// The key.
+        key: String,
+        /// The decoder's message.
+        cause: String,
+    },
+}
+
+/// The seen_key version and options recorded in the state directory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyMeta {
+    /// [`SEEN_KEY_VERSION`].
+    pub version: u32,
+    /// Options that change keys (none yet; session-id stripping will be one).
+    pub options: Vec<String>,
+}
+
+/// The open database and its crawl tree.
+#[derive(Debug, Clone)]
+pub struct Store {
+    /// The sled database (flushed on a clean stop).
+    pub db: sled::Db,
+    /// The one tree all crawl state lives in.
+    pub tree: sled::Tree,
+}
+
+/// Metadata key of the seen_key version.
+pub const META_KEY: &[u8] = b"m:seen_key";
+/// Metadata key of the last WARC serial used.
+pub const META_SERIAL: &[u8] = b"m:serial";
+
+impl Store {
+    /// Opens (creating if needed) the state directory `dir` with a page cache of `cache_bytes`, and
+    /// checks or records the seen_key version.
+    pub fn open(dir: &Path, cache_bytes: u64) -> Result<Store, StoreError> {
+        let db = sled::Config::new()
+            .path(dir)
+            .cache_capacity(cache_bytes)
+            .flush_every_ms(Some(500))
+            .open()
+            .map_err(|e| StoreError::Open {
+                dir: dir.display().to_string(),
+                cause: e.to_string(),
+            })?;
+        let tree = db.open_tree("crawl")?;
+        let want = KeyMeta {
+            version: SEEN_KEY_VERSION,
+            options: vec![],
+        };
+        match tree.get(META_KEY)? {
+            Some(v) => {
+                let found: KeyMeta = serde_json::from_slice(&v).map_err(|e| StoreError::Decode {
+                    key: "m:seen_key".into(),
+                    cause: e.to_string(),
+                })?;
+                if found != want {
+                    return Err(StoreError::KeyVersion {
+                        dir: dir.display().to_string(),
+                        found: format!("{found:?}"),
+                        expected: format!("{want:?}"),
+                    });
+                }
+            }
+            None => {
+                tree.insert(META_KEY, serde_json::to_vec(&want).expect("serialisable"))?;
+            }
+        }
+        Ok(Store { db, tree })
+    }
+
+    /// The last WARC serial recorded (0 when none).
+    pub fn last_serial(&self) -> Result<u64, StoreError> {
+        Ok(self
+            .tree
+            .get(META_SERIAL)?
+            .and_then(|v| <[u8; 8]>::try_from(&v[..]).ok())
+            .map(u64::from_be_bytes)
+            .unwrap_or(0))
+    }
+
+    /// Records `serial` as used (called before its file is created).
+    pub fn record_serial(&self, serial: u64) -> Result<(), StoreError> {
+        self.tree.insert(META_SERIAL, &serial.to_be_bytes())?;
+        Ok(())
+    }
+
+    /// Writes everything to disk (a clean stop).
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush()?;
+        Ok(())
+    }
+}
+
+/// Decodes a JSON value stored under `key`.
+pub fn decode<T: serde::de::DeserializeOwned>(key: &[u8], v: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(v).map_err(|e| StoreError::Decode {
+        key: String::from_utf8_lossy(key).to_string(),
+        cause: e.to_string(),
+    })
+}
+
+/// Encodes a value as JSON for storing.
+pub fn encode<T: Serialize>(v: &T) -> Vec<u8> {
+    serde_json::to_vec(v).expect("state values are serialisable")
+}

@@ -1,0 +1,237 @@
+//! Reading WARC files back: the gzip member walker, record parsing (through the `warc` crate),
+//! and start-up recovery of `.open` files.
+//!
+//! Recovery (DESIGN §Durability order): every `NAME.warc.gz.open` left by a crash is cut back to
+//! the end of its last complete capture group (see the [`super`] module doc: primary record, any
+//! records concurrent to it, its request last) and renamed to `NAME.warc.gz`. A member that fails
+//! its gzip CRC or does not parse as one WARC record ends the walk: everything from it on is cut.
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::{BufReader, Read, Seek};
+use std::path::{Path, PathBuf};
+
+use warc::WarcHeader;
+
+use super::writer::sync_dir;
+
+/// One gzip member of a file: where it is and its decompressed bytes.
+#[derive(Debug, Clone)]
+pub struct Member {
+    /// Offset of the member in the file, bytes.
+    pub offset: u64,
+    /// Compressed length, bytes.
+    pub length: u64,
+    /// Decompressed content.
+    pub data: Vec<u8>,
+}
+
+/// A problem found while walking members.
+#[derive(Debug, thiserror::Error)]
+#[error("member at offset {offset}: {message}")]
+pub struct WalkError {
+    /// Where the bad member starts.
+    pub offset: u64,
+    /// What is wrong (truncated, bad CRC, not gzip).
+    pub message: String,
+}
+
+/// Iterates over the gzip members of a file, tracking input offsets (flate2 single-member decoder
+/// over a shared buffered reader). Stops after the first error.
+pub struct MemberWalker {
+    reader: BufReader<File>,
+    pos: u64,
+    len: u64,
+    done: bool,
+}
+
+impl MemberWalker {
+    /// Opens `path` for walking.
+    pub fn open(path: &Path) -> std::io::Result<Self> {
+        let file = File::open(path)?;
+        let len = file.metadata()?.len();
+        Ok(Self {
+            reader: BufReader::with_capacity(1 << 16, file),
+            pos: 0,
+            len,
+            done: false,
+        })
+    }
+}
+
+impl Iterator for MemberWalker {
+    type Item = Result<Member, WalkError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done || self.pos >= self.len {
+            return None;
+        }
+        let offset = self.pos;
+        let mut data = Vec::new();
+        let res = flate2::bufread::GzDecoder::new(&mut self.reader).read_to_end(&mut data);
+        let end = self.reader.stream_position();
+        match (res, end) {
+            (Ok(_), Ok(end)) if end > offset => {
+                self.pos = end;
+                Some(Ok(Member {
+                    offset,
+                    length: end - offset,
+                    data,
+                }))
+            }
+            (Ok(_), _) => {
+                self.done = true;
+                Some(Err(WalkError {
+                    offset,
+                    message: "empty gzip member".into(),
+                }))
+            }
+            (Err(e), _) => {
+                self.done = true;
+                Some(Err(WalkError {
+                    offset,
+                    message: e.to_string(),
+                }))
+            }
+        }
+    }
+}
+
+/// The fields of a parsed record that grouping and checks need.
+#[derive(Debug, Clone, Default)]
+pub struct RecordHead {
+    /// `WARC-Type`.
+    pub warc_type: String,
+    /// `WARC-Record-ID`.
+    pub record_id: String,
+    /// `WARC-Concurrent-To`, when present.
+    pub concurrent_to: Option<String>,
+    /// `WARC-Target-URI`, when present.
+    pub target_uri: Option<String>,
+    /// Every header field, lower-cased names (the `warc` crate keeps one value per name).
+    pub fields: HashMap<String, String>,
+    /// The record block.
+    pub block: Vec<u8>,
+}
+
+/// Parses one member's bytes as exactly one WARC record, with the `warc` crate.
+pub fn parse_record(data: &[u8]) -> Result<RecordHead, String> {
+    let mut it = warc::WarcReader::new(std::io::Cursor::new(data)).iter_raw_records();
+    let (head, block) = match it.next() {
+        Some(Ok(r)) => r,
+        Some(Err(e)) => return Err(format!("not a WARC record: {e}")),
+        None => return Err("empty member".into()),
+    };
+    if it.next().is_some() {
+        return Err("more than one record in one gzip member".into());
+    }
+    let get = |h: WarcHeader| head.headers.get(&h).map(|v| String::from_utf8_lossy(v).to_string());
+    let fields = head
+        .headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.to_string().to_ascii_lowercase(),
+                String::from_utf8_lossy(v).to_string(),
+            )
+        })
+        .collect();
+    Ok(RecordHead {
+        warc_type: get(WarcHeader::WarcType).ok_or("no WARC-Type")?,
+        record_id: get(WarcHeader::RecordID).ok_or("no WARC-Record-ID")?,
+        concurrent_to: get(WarcHeader::ConcurrentTo),
+        target_uri: get(WarcHeader::TargetURI),
+        fields,
+        block,
+    })
+}
+
+/// What recovery did to one file.
+#[derive(Debug, Clone)]
+pub struct Recovered {
+    /// The closed file's final path.
+    pub path: PathBuf,
+    /// Bytes kept (the end of the last complete capture).
+    pub kept: u64,
+    /// Bytes cut off the end.
+    pub cut: u64,
+    /// Complete capture groups kept.
+    pub captures: u64,
+    /// Why the walk stopped early, if it did.
+    pub stopped_at: Option<String>,
+}
+
+/// Finds the end of the last complete capture group in `path` (see the module doc). Returns
+/// (bytes to keep, complete groups, why the walk stopped early).
+pub fn complete_prefix(path: &Path) -> std::io::Result<(u64, u64, Option<String>)> {
+    let mut good_end = 0u64;
+    let mut groups = 0u64;
+    let mut open_primary: Option<String> = None;
+    let mut stopped = None;
+    for m in MemberWalker::open(path)? {
+        let m = match m {
+            Ok(m) => m,
+            Err(e) => {
+                stopped = Some(e.to_string());
+                break;
+            }
+        };
+        let rec = match parse_record(&m.data) {
+            Ok(r) => r,
+            Err(e) => {
+                stopped = Some(format!("member at offset {}: {e}", m.offset));
+                break;
+            }
+        };
+        let end = m.offset + m.length;
+        match rec.warc_type.as_str() {
+            "warcinfo" if open_primary.is_none() => good_end = end,
+            "response" | "resource" | "revisit" => open_primary = Some(rec.record_id),
+            "request" if open_primary.is_some() && rec.concurrent_to == open_primary => {
+                open_primary = None;
+                good_end = end;
+                groups += 1;
+            }
+            _ if open_primary.is_some() && rec.concurrent_to == open_primary => {}
+            other => {
+                stopped = Some(format!("member at offset {}: unexpected {other} record", m.offset));
+                break;
+            }
+        }
+    }
+    Ok((good_end, groups, stopped))
+}
+
+/// Recovers every `*.warc.gz.open` in `dir`: cut to the last complete capture, fsync, rename to
+/// the final name, fsync the directory.
+pub fn recover_dir(dir: &Path) -> std::io::Result<Vec<Recovered>> {
+    let mut out = Vec::new();
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return Ok(out);
+    };
+    let mut opens: Vec<PathBuf> = rd
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.to_string_lossy().ends_with(".warc.gz.open"))
+        .collect();
+    opens.sort();
+    for open in opens {
+        let (keep, captures, stopped_at) = complete_prefix(&open)?;
+        let f = OpenOptions::new().write(true).open(&open)?;
+        let len = f.metadata()?.len();
+        f.set_len(keep)?;
+        f.sync_all()?;
+        let final_path = PathBuf::from(open.to_string_lossy().trim_end_matches(".open").to_string());
+        std::fs::rename(&open, &final_path)?;
+        sync_dir(dir)?;
+        tracing::warn!(file = %final_path.display(), kept = keep, cut = len - keep, captures, "recovered an unclosed WARC file");
+        out.push(Recovered {
+            path: final_path,
+            kept: keep,
+            cut: len - keep,
+            captures,
+            stopped_at,
+        });
+    }
+    Ok(out)
+}

@@ -1,0 +1,407 @@
+//! The WARC writer: one thread that owns the open WARC file.
+//!
+//! Workers send a [`Job`] (a capture's record group plus what the commit task needs) over a bounded
+//! channel; the thread compresses each record into its own gzip member, appends the group, and
+//! fsyncs by group commit — at most `group_commit` after the first unsynced capture, or after
+//! [`MAX_GROUP`] captures — then hands every capture of the synced group to the commit task as
+//! [`Durable`], with the primary record's location. Files are written as `NAME.warc.gz.open`,
+//! renamed to `NAME.warc.gz` when closed (rotation at `max_file_size`, or when the last sender drops),
+//! and the directory is fsynced after every create and rename. gzip and fsync run here, never on
+//! the async runtime's workers.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use flate2::write::GzEncoder;
+use flate2::Compression;
+use tokio::sync::mpsc;
+
+use super::{warcinfo_record, Record};
+
+/// Most captures waiting for one fsync.
+pub const MAX_GROUP: usize = 512;
+
+/// Where a record was written: the WARC file's final name, the gzip member's offset and length.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Location {
+    /// File name (final, never `.open`), relative to the WARC directory.
+    pub file: String,
+    /// Byte offset of the record's gzip member.
+    pub offset: u64,
+    /// Compressed length of the member, bytes.
+    pub length: u64,
+}
+
+/// A capture to write.
+#[derive(Debug)]
+pub struct Job<T> {
+    /// The record group in write order.
+    pub records: Vec<Record>,
+    /// Index of the record whose location is reported.
+    pub primary: usize,
+    /// Passed through to the commit task.
+    pub payload: T,
+}
+
+/// A capture whose records are durable (file fsynced, directory entry too).
+#[derive(Debug)]
+pub struct Durable<T> {
+    /// What the job carried.
+    pub payload: T,
+    /// The primary record's location.
+    pub location: Location,
+    /// Uncompressed bytes of the whole group.
+    pub bytes: u64,
+    /// Records in the group.
+    pub records: u64,
+}
+
+/// What the commit task receives from the writer.
+#[derive(Debug)]
+pub enum WriterEvent<T> {
+    /// These captures are durable, in write order.
+    Durable(Vec<Durable<T>>),
+    /// Writing failed (disk full, I/O error); the partial group was cut off the file. The writer
+    /// stops; captures not reported durable were not committed and will be fetched again.
+    Failed(String),
+}
+
+/// Writer settings.
+#[derive(Debug, Clone)]
+pub struct WriterSettings {
+    /// The WARC directory (created if missing).
+    pub dir: PathBuf,
+    /// File name prefix.
+    pub prefix: String,
+    /// Host name in file names and warcinfo.
+    pub hostname: String,
+    /// Rotation size, bytes.
+    pub max_file_size: u64,
+    /// gzip level 0–9.
+    pub compression_level: u32,
+    /// Longest wait between a capture's write and its fsync.
+    pub group_commit: Duration,
+    /// The warcinfo fields (`software`, `operator`, …), written in every file.
+    pub warcinfo: Vec<(String, String)>,
+}
+
+/// `{prefix}-{yyyyMMddHHmmssSSS}-{serial:05}-{hostname}.warc.gz` (the IIPC naming Heritrix and
+/// Zeno use).
+pub fn file_name(prefix: &str, when: &chrono::DateTime<chrono::Utc>, serial: u64, hostname: &str) -> String {
+    format!(
+        "{prefix}-{}-{serial:05}-{hostname}.warc.gz",
+        when.format("%Y%m%d%H%M%S%3f")
+    )
+}
+
+/// The serial in a file name written by [`file_name`] with `prefix` (`.open` or not), if it is one.
+pub fn serial_of(name: &str, prefix: &str) -> Option<u64> {
+    let rest = name.strip_prefix(prefix)?.strip_prefix('-')?;
+    let (ts, rest) = rest.split_at_checked(17)?;
+    if !ts.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let rest = rest.strip_prefix('-')?;
+    let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+    if digits.is_empty() || !rest[digits.len()..].starts_with('-') {
+        return None;
+    }
+    if !(name.ends_with(".warc.gz") || name.ends_with(".warc.gz.open")) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// The highest serial among the WARC files (open or closed) in `dir`, 0 when there are none.
+pub fn highest_serial_in(dir: &Path, prefix: &str) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .filter_map(|e| serial_of(&e.file_name().to_string_lossy(), prefix))
+                .max()
+                .unwrap_or(0)
+        })
+        .unwrap_or(0)
+}
+
+/// This machine's host name, made safe for a file name.
+pub fn hostname() -> String {
+    let h = gethostname::gethostname().to_string_lossy().to_string();
+    let h: String = h
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if h.is_empty() {
+        "localhost".into()
+    } else {
+        h
+    }
+}
+
+/// fsyncs a directory so a create or rename in it is durable.
+pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// Compresses one record into its own gzip member.
+pub fn gzip_member(record: &Record, level: u32) -> Vec<u8> {
+    let raw = record.to_bytes();
+    let mut enc = GzEncoder::new(Vec::with_capacity(raw.len() / 3 + 64), Compression::new(level));
+    enc.write_all(&raw).expect("writing to a Vec cannot fail");
+    enc.finish().expect("writing to a Vec cannot fail")
+}
+
+struct OpenFile {
+    name: String,
+    open_path: PathBuf,
+    file: File,
+    len: u64,
+}
+
+struct Writer<T> {
+    s: WriterSettings,
+    next_serial: u64,
+    on_new_serial: Box<dyn FnMut(u64) + Send>,
+    current: Option<OpenFile>,
+    dir_dirty: bool,
+    pending: Vec<Durable<T>>,
+    first_pending: Option<Instant>,
+    out: mpsc::UnboundedSender<WriterEvent<T>>,
+}
+
+/// Starts the writer thread. Jobs arrive on `rx`; durable captures leave on `out`. The first file
+/// gets serial `first_serial`; `on_new_serial` is called with each serial before its file is
+/// created (the crawler persists it). `rt` is the runtime whose timer serves the group-commit wait.
+/// The thread ends when every sender of `rx` is dropped, after closing the file and reporting the
+/// last captures; it returns the names of the files it closed.
+pub fn spawn<T: Send + 'static>(
+    settings: WriterSettings,
+    first_serial: u64,
+    on_new_serial: Box<dyn FnMut(u64) + Send>,
+    mut rx: mpsc::Receiver<Job<T>>,
+    out: mpsc::UnboundedSender<WriterEvent<T>>,
+    rt: tokio::runtime::Handle,
+) -> std::thread::JoinHandle<Vec<String>> {
+    std::thread::Builder::new()
+        .name("warc-writer".into())
+        .spawn(move || {
+            let mut w = WriterLoop {
+                w: Writer {
+                    s: settings,
+                    next_serial: first_serial,
+                    on_new_serial,
+                    current: None,
+                    dir_dirty: false,
+                    pending: Vec::new(),
+                    first_pending: None,
+                    out,
+                },
+                warcinfo_id: String::new(),
+                closed: Vec::new(),
+                failed: false,
+            };
+            loop {
+                let msg = match w.w.first_pending {
+                    None => rx.blocking_recv(),
+                    Some(t) => {
+                        let wait = (t + w.w.s.group_commit).saturating_duration_since(Instant::now());
+                        if wait.is_zero() {
+                            w.sync_and_release();
+                            continue;
+                        }
+                        match rt.block_on(async { tokio::time::timeout(wait, rx.recv()).await }) {
+                            Ok(m) => m,
+                            Err(_) => {
+                                w.sync_and_release();
+                                continue;
+                            }
+                        }
+                    }
+                };
+                let Some(job) = msg else { break };
+                if w.failed {
+                    continue; // drain: nothing more is written after a failure
+                }
+                w.write_job(job);
+            }
+            w.close_current();
+            w.closed
+        })
+        .expect("spawning the WARC writer thread")
+}
+
+struct WriterLoop<T> {
+    w: Writer<T>,
+    warcinfo_id: String,
+    closed: Vec<String>,
+    failed: bool,
+}
+
+impl<T> WriterLoop<T> {
+    fn fail(&mut self, msg: String) {
+        tracing::error!(cause = %msg, "WARC write failed; the crawl stops, unsynced captures will be fetched again");
+        self.failed = true;
+        let _ = self.w.out.send(WriterEvent::Failed(msg));
+    }
+
+    fn open_new(&mut self) -> std::io::Result<()> {
+        let w = &mut self.w;
+        std::fs::create_dir_all(&w.s.dir)?;
+        let serial = w.next_serial;
+        w.next_serial += 1;
+        (w.on_new_serial)(serial);
+        let name = file_name(&w.s.prefix, &chrono::Utc::now(), serial, &w.s.hostname);
+        let open_path = w.s.dir.join(format!("{name}.open"));
+        let mut file = OpenOptions::new().write(true).create_new(true).open(&open_path)?;
+        let info = warcinfo_record(&name, &w.s.warcinfo);
+        let member = gzip_member(&info, w.s.compression_level);
+        file.write_all(&member)?;
+        w.dir_dirty = true;
+        self.warcinfo_id = info.field("WARC-Record-ID").unwrap_or_default().to_string();
+        tracing::info!(file = %name, "WARC file opened");
+        w.current = Some(OpenFile {
+            name,
+            open_path,
+            file,
+            len: member.len() as u64,
+        });
+        Ok(())
+    }
+
+    fn write_job(&mut self, job: Job<T>) {
+        if self.w.current.is_none() {
+            if let Err(e) = self.open_new() {
+                return self.fail(format!("creating a WARC file in {}: {e}", self.w.s.dir.display()));
+            }
+        }
+        let level = self.w.s.compression_level;
+        let mut members = Vec::with_capacity(job.records.len());
+        let mut raw_bytes = 0u64;
+        for mut r in job.records {
+            r.set_warcinfo_id(&self.warcinfo_id);
+            raw_bytes += r.block.len() as u64;
+            members.push(gzip_member(&r, level));
+        }
+        let cur = self.w.current.as_mut().expect("opened above");
+        let start = cur.len;
+        let mut offset = start;
+        let mut location = None;
+        let mut result = Ok(());
+        for (i, m) in members.iter().enumerate() {
+            if i == job.primary {
+                location = Some(Location {
+                    file: cur.name.clone(),
+                    offset,
+                    length: m.len() as u64,
+                });
+            }
+            if let Err(e) = cur.file.write_all(m) {
+                result = Err(e);
+                break;
+            }
+            offset += m.len() as u64;
+        }
+        if let Err(e) = result {
+            // Cut the partial group off so the file still ends on a complete capture.
+            let _ = cur.file.set_len(start);
+            let _ = cur.file.sync_data();
+            let msg = format!("writing {}: {e}", cur.name);
+            return self.fail(msg);
+        }
+        cur.len = offset;
+        let n = members.len() as u64;
+        self.w.pending.push(Durable {
+            payload: job.payload,
+            location: location.expect("primary index within the group"),
+            bytes: raw_bytes,
+            records: n,
+        });
+        self.w.first_pending.get_or_insert_with(Instant::now);
+        let rotate = cur.len >= self.w.s.max_file_size;
+        if rotate {
+            self.close_current();
+        } else if self.w.pending.len() >= MAX_GROUP {
+            self.sync_and_release();
+        }
+    }
+
+    /// fsyncs the open file (and the directory when an entry changed), then reports the pending
+    /// captures durable.
+    fn sync_and_release(&mut self) {
+        if let Some(cur) = &self.w.current {
+            if let Err(e) = cur.file.sync_data() {
+                return self.fail(format!("fsync {}: {e}", cur.name));
+            }
+        }
+        if self.w.dir_dirty {
+            if let Err(e) = sync_dir(&self.w.s.dir) {
+                return self.fail(format!("fsync directory {}: {e}", self.w.s.dir.display()));
+            }
+            self.w.dir_dirty = false;
+        }
+        self.release();
+    }
+
+    fn release(&mut self) {
+        self.w.first_pending = None;
+        if !self.w.pending.is_empty() {
+            let batch = std::mem::take(&mut self.w.pending);
+            let _ = self.w.out.send(WriterEvent::Durable(batch));
+        }
+    }
+
+    /// Closes the open file: fsync, rename `.open` → final, fsync the directory, report pending.
+    fn close_current(&mut self) {
+        let Some(cur) = self.w.current.take() else {
+            if !self.failed {
+                self.sync_and_release();
+            }
+            return;
+        };
+        let final_path = self.w.s.dir.join(&cur.name);
+        let res = cur
+            .file
+            .sync_data()
+            .and_then(|_| std::fs::rename(&cur.open_path, &final_path))
+            .and_then(|_| sync_dir(&self.w.s.dir));
+        match res {
+            Ok(()) => {
+                self.w.dir_dirty = false;
+                tracing::info!(file = %cur.name, bytes = cur.len, "WARC file closed");
+                self.closed.push(cur.name);
+                self.release();
+            }
+            Err(e) => self.fail(format!("closing {}: {e}", cur.name)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_serials_round_trip() {
+        let t = chrono::DateTime::parse_from_rfc3339("2026-01-24T10:11:12.345Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        let n = file_name("harvestd", &t, 7, "host-a.example");
+        assert_eq!(n, "harvestd-20260124101112345-00007-host-a.example.warc.gz");
+        assert_eq!(serial_of(&n, "harvestd"), Some(7));
+        assert_eq!(serial_of(&format!("{n}.open"), "harvestd"), Some(7));
+        assert_eq!(serial_of(&n, "other"), None);
+        assert_eq!(serial_of("harvestd-2026-00001-x.warc.gz", "harvestd"), None);
+        assert_eq!(
+            serial_of("harvestd-20260124101112345-123456-x.warc.gz", "harvestd"),
+            Some(123456)
+        );
+    }
+}
