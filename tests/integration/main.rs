@@ -1,0 +1,11 @@
+//! The integration tests: one binary, a module per capability (STYLE habit 10). They crawl real
+//! servers on 127.0.0.x with the built `harvestd` binary, read the WARC files back, reopen the sled
+//! state, and run `warcio check`.
+
+mod capture;
+mod config_file;
+mod destinations;
+mod fixture_crawl;
+mod kill_loop;
+mod site;
+mod support;

@@ -1,0 +1,408 @@
+//! Test support: raw-socket HTTP servers on 127.0.0.x that log every request, the built binary,
+//! WARC reading with independent digest checks, and `warcio check`.
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use data_encoding::BASE32;
+use sha1::{Digest, Sha1};
+
+/// One request as the server saw it.
+#[derive(Debug, Clone)]
+pub struct Hit {
+    /// Request target (path and query).
+    pub path: String,
+    /// When the request head was complete.
+    pub at: Instant,
+    /// The request bytes exactly as received.
+    pub raw: Vec<u8>,
+    /// Connection number (0-based, in accept order).
+    pub conn: usize,
+}
+
+/// What the server sends for a request.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    /// Bytes written, exactly.
+    pub bytes: Vec<u8>,
+    /// Wait before writing.
+    pub delay: Duration,
+    /// Close the connection after writing.
+    pub close: bool,
+}
+
+impl Reply {
+    /// Exact bytes, then close.
+    pub fn raw(bytes: impl Into<Vec<u8>>) -> Reply {
+        Reply {
+            bytes: bytes.into(),
+            delay: Duration::ZERO,
+            close: true,
+        }
+    }
+}
+
+/// Request handler: (path, raw request) → reply.
+pub type Handler = Arc<dyn Fn(&str, &[u8]) -> Reply + Send + Sync>;
+
+/// A raw-socket HTTP/1.1 server on one loopback address, one thread per connection.
+#[derive(Clone)]
+pub struct Server {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Every request received, in order.
+    pub log: Arc<Mutex<Vec<Hit>>>,
+    /// Connections accepted.
+    pub conns: Arc<AtomicUsize>,
+}
+
+impl Server {
+    /// Starts a server on `ip`:0 (any free port) answering with `handler`.
+    pub fn start(ip: &str, handler: Handler) -> Server {
+        let listener = TcpListener::bind((ip, 0)).expect("bind a loopback port");
+        Self::serve(listener, handler)
+    }
+
+    /// Serves on an already bound listener.
+    pub fn serve(listener: TcpListener, handler: Handler) -> Server {
+        let addr = listener.local_addr().unwrap();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let conns = Arc::new(AtomicUsize::new(0));
+        let (log2, conns2) = (log.clone(), conns.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                let n = conns2.fetch_add(1, Ordering::SeqCst);
+                let (h, l) = (handler.clone(), log2.clone());
+                std::thread::spawn(move || serve_conn(stream, n, h, l));
+            }
+        });
+        Server { addr, log, conns }
+    }
+
+    /// `http://ADDR` + `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// The paths requested, in order.
+    pub fn paths(&self) -> Vec<String> {
+        self.log.lock().unwrap().iter().map(|h| h.path.clone()).collect()
+    }
+
+    /// The log so far.
+    pub fn hits(&self) -> Vec<Hit> {
+        self.log.lock().unwrap().clone()
+    }
+}
+
+fn serve_conn(mut s: TcpStream, conn: usize, handler: Handler, log: Arc<Mutex<Vec<Hit>>>) {
+    let _ = s.set_read_timeout(Some(Duration::from_secs(30)));
+    let mut buf = Vec::new();
+    loop {
+        // Read one request head (GET only: no body).
+        let end = loop {
+            if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break p + 4;
+            }
+            let mut chunk = [0u8; 4096];
+            match s.read(&mut chunk) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        };
+        let raw: Vec<u8> = buf.drain(..end).collect();
+        let line = String::from_utf8_lossy(&raw).lines().next().unwrap_or("").to_string();
+        let path = line.split(' ').nth(1).unwrap_or("").to_string();
+        log.lock().unwrap().push(Hit {
+            path: path.clone(),
+            at: Instant::now(),
+            raw: raw.clone(),
+            conn,
+        });
+        let reply = handler(&path, &raw);
+        if !reply.delay.is_zero() {
+            std::thread::sleep(reply.delay);
+        }
+        if s.write_all(&reply.bytes).is_err() {
+            return;
+        }
+        if reply.close {
+            let _ = s.shutdown(std::net::Shutdown::Write);
+            // Drain until the client closes, so the client sees a clean EOF, not a reset.
+            let mut sink = [0u8; 1024];
+            while matches!(s.read(&mut sink), Ok(n) if n > 0) {}
+            return;
+        }
+    }
+}
+
+/// A complete HTTP/1.1 response with Content-Length.
+pub fn http_response(status: u16, reason: &str, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
+    let mut out = format!("HTTP/1.1 {status} {reason}\r\n").into_bytes();
+    for (n, v) in headers {
+        out.extend_from_slice(format!("{n}: {v}\r\n").as_bytes());
+    }
+    out.extend_from_slice(format!("Content-Length: {}\r\n\r\n", body.len()).as_bytes());
+    out.extend_from_slice(body);
+    out
+}
+
+/// `body` in chunks of `size` bytes (chunked transfer coding), with the last-chunk and no trailers.
+pub fn chunked(body: &[u8], size: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    for c in body.chunks(size) {
+        out.extend_from_slice(format!("{:x}\r\n", c.len()).as_bytes());
+        out.extend_from_slice(c);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"0\r\n\r\n");
+    out
+}
+
+/// gzip of `data`.
+pub fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+/// The built `harvestd` binary.
+pub fn harvestd() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_harvestd"))
+}
+
+/// Runs `harvestd crawl` with `args` and the usual test flags; returns its output.
+pub fn crawl(urls: &[String], warc_dir: &Path, state_dir: &Path, extra: &[&str]) -> Output {
+    let mut c = harvestd();
+    c.arg("crawl")
+        .args(urls)
+        .arg("--warc-dir")
+        .arg(warc_dir)
+        .arg("--state-dir")
+        .arg(state_dir);
+    c.args(extra);
+    c.env("RUST_LOG", "info");
+    c.output().expect("running harvestd")
+}
+
+/// `sha1:` + base32 (independent of the crate's own helper).
+pub fn sha1_b32(data: &[u8]) -> String {
+    format!("sha1:{}", BASE32.encode(&Sha1::digest(data)))
+}
+
+/// One record read back.
+#[derive(Debug, Clone)]
+pub struct Rec {
+    /// Its WARC file.
+    pub file: PathBuf,
+    /// Offset of its gzip member.
+    pub offset: u64,
+    /// Header fields, lower-cased names.
+    pub fields: HashMap<String, String>,
+    /// The block.
+    pub block: Vec<u8>,
+}
+
+impl Rec {
+    /// A field by lower-case name.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.fields.get(name).map(String::as_str)
+    }
+}
+
+/// Every record of every closed WARC file in `dir` (file order by name), read with our member
+/// walker and parsed with the `warc` crate. Panics on a bad member.
+pub fn read_warcs(dir: &Path) -> Vec<Rec> {
+    let mut out = Vec::new();
+    for f in warc_files(dir) {
+        for m in harvestd::warc::recover::MemberWalker::open(&f).unwrap() {
+            let m = m.unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+            let r = harvestd::warc::recover::parse_record(&m.data).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+            out.push(Rec {
+                file: f.clone(),
+                offset: m.offset,
+                fields: r.fields,
+                block: r.block,
+            });
+        }
+    }
+    out
+}
+
+/// The closed WARC files in `dir`, sorted by name.
+pub fn warc_files(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| e.path())
+                .filter(|p| p.to_string_lossy().ends_with(".warc.gz"))
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// Files still named `.open` in `dir`.
+pub fn open_files(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| e.path())
+                .filter(|p| p.to_string_lossy().ends_with(".open"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Splits an HTTP response block into (head, body as sent).
+pub fn split_http(block: &[u8]) -> (&[u8], &[u8]) {
+    let p = block.windows(4).position(|w| w == b"\r\n\r\n").expect("HTTP head") + 4;
+    (&block[..p], &block[p..])
+}
+
+/// Removes chunked transfer coding (an implementation independent of the crawler's framer).
+pub fn dechunk(mut body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let nl = body.windows(2).position(|w| w == b"\r\n").expect("chunk size line");
+        let line = std::str::from_utf8(&body[..nl]).unwrap();
+        let size = usize::from_str_radix(line.split(';').next().unwrap().trim(), 16).unwrap();
+        body = &body[nl + 2..];
+        if size == 0 {
+            return out;
+        }
+        out.extend_from_slice(&body[..size]);
+        body = &body[size + 2..];
+    }
+}
+
+/// Whether an HTTP head has `Transfer-Encoding: chunked`.
+pub fn is_chunked(head: &[u8]) -> bool {
+    String::from_utf8_lossy(head)
+        .lines()
+        .any(|l| l.to_ascii_lowercase().starts_with("transfer-encoding:") && l.to_ascii_lowercase().contains("chunked"))
+}
+
+/// Recomputes every record's block digest, and every response's payload digest by the spec
+/// (transfer coding removed, content coding kept). Panics naming the first mismatch.
+pub fn check_digests(recs: &[Rec]) {
+    for r in recs {
+        if let Some(d) = r.get("warc-block-digest") {
+            assert_eq!(
+                d,
+                sha1_b32(&r.block),
+                "block digest of {:?} {:?}",
+                r.get("warc-type"),
+                r.get("warc-target-uri")
+            );
+        }
+        if r.get("warc-type") == Some("response") && r.get("warc-truncated").is_none() {
+            let (head, body) = split_http(&r.block);
+            let payload = if is_chunked(head) { dechunk(body) } else { body.to_vec() };
+            assert_eq!(
+                r.get("warc-payload-digest").unwrap(),
+                sha1_b32(&payload),
+                "payload digest of {:?}",
+                r.get("warc-target-uri")
+            );
+        }
+    }
+}
+
+/// Checks that every response has exactly one request concurrent to it and every request's
+/// Concurrent-To names a response in the same file.
+pub fn check_groups(recs: &[Rec]) {
+    let mut by_file: HashMap<&Path, Vec<&Rec>> = HashMap::new();
+    for r in recs {
+        by_file.entry(&r.file).or_default().push(r);
+    }
+    for (f, rs) in by_file {
+        assert_eq!(
+            rs[0].get("warc-type"),
+            Some("warcinfo"),
+            "{}: warcinfo first",
+            f.display()
+        );
+        let primaries: Vec<&str> = rs
+            .iter()
+            .filter(|r| matches!(r.get("warc-type"), Some("response" | "resource")))
+            .map(|r| r.get("warc-record-id").unwrap())
+            .collect();
+        let requests: Vec<&str> = rs
+            .iter()
+            .filter(|r| r.get("warc-type") == Some("request"))
+            .map(|r| r.get("warc-concurrent-to").unwrap())
+            .collect();
+        let mut sorted_p = primaries.clone();
+        sorted_p.sort();
+        let mut sorted_r = requests.clone();
+        sorted_r.sort();
+        assert_eq!(sorted_p, sorted_r, "{}: every response has its request", f.display());
+    }
+}
+
+/// The path of `warcio` (from PATH; `.ci/run` puts the venv there).
+pub fn warcio() -> PathBuf {
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/ci-venv/bin/warcio");
+    if venv.exists() {
+        return venv;
+    }
+    PathBuf::from("warcio")
+}
+
+/// Runs `warcio check -v` on `file`; Err with the output if it fails for any reason other than
+/// the one excused (DESIGN §Digests): a payload-digest failure on a response whose HTTP head has
+/// `Transfer-Encoding: chunked` (warcio hashes the still-chunked bytes).
+pub fn warcio_check(file: &Path, recs: &[Rec]) -> Result<(), String> {
+    let out = Command::new(warcio())
+        .arg("check")
+        .arg("-v")
+        .arg(file)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run warcio ({e}); run .ci/run or put warcio on PATH"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if out.status.success() {
+        return Ok(());
+    }
+    let chunked_ids: Vec<&str> = recs
+        .iter()
+        .filter(|r| r.file == file && r.get("warc-type") == Some("response"))
+        .filter(|r| is_chunked(split_http(&r.block).0))
+        .map(|r| r.get("warc-record-id").unwrap())
+        .collect();
+    // warcio -v prints one line per record: offset, type, id, then indented comments.
+    let mut current_id = String::new();
+    for line in text.lines() {
+        let t = line.trim();
+        if t.is_empty() || t.ends_with(".warc.gz") || t.ends_with(file.to_string_lossy().as_ref()) {
+            continue;
+        }
+        if let Some(i) = t.find("<urn:uuid:") {
+            current_id = t[i..].split_whitespace().next().unwrap_or("").to_string();
+            continue;
+        }
+        if t.starts_with("digest pass") || t.starts_with("no digest") {
+            continue;
+        }
+        if t.starts_with("payload digest failed") && chunked_ids.contains(&current_id.as_str()) {
+            continue;
+        }
+        if t.starts_with("digest present but not checked") {
+            continue;
+        }
+        return Err(format!("warcio check {}: unexcused line {t:?}\n{text}", file.display()));
+    }
+    Ok(())
+}
