@@ -151,3 +151,35 @@ pub fn decode<T: serde::de::DeserializeOwned>(key: &[u8], v: &[u8]) -> Result<T,
 pub fn encode<T: Serialize>(v: &T) -> Vec<u8> {
     serde_json::to_vec(v).expect("state values are serialisable")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn another_seen_key_version_is_a_startup_error() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let s = Store::open(dir.path(), 1 << 20).unwrap();
+            let old = KeyMeta {
+                version: SEEN_KEY_VERSION + 1,
+                options: vec!["strip-sessionid".into()],
+            };
+            s.tree.insert(META_KEY, encode(&old)).unwrap();
+            s.flush().unwrap();
+        }
+        match Store::open(dir.path(), 1 << 20) {
+            Err(StoreError::KeyVersion { .. }) => {}
+            other => panic!("expected a key-version error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn serial_is_recorded() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path(), 1 << 20).unwrap();
+        assert_eq!(s.last_serial().unwrap(), 0);
+        s.record_serial(41).unwrap();
+        assert_eq!(s.last_serial().unwrap(), 41);
+    }
+}

@@ -235,3 +235,92 @@ pub fn recover_dir(dir: &Path) -> std::io::Result<Vec<Recovered>> {
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::warc::writer::gzip_member;
+    use crate::warc::{new_record_id, warcinfo_record, Record};
+    use std::io::Write;
+
+    fn rec(kind: &str, id: &str, concurrent: Option<&str>) -> Record {
+        let mut fields = vec![
+            ("WARC-Type".to_string(), kind.to_string()),
+            ("WARC-Record-ID".into(), id.to_string()),
+            ("WARC-Date".into(), "2026-01-24T00:00:00.000000Z".into()),
+        ];
+        if let Some(c) = concurrent {
+            fields.push(("WARC-Concurrent-To".into(), c.to_string()));
+        }
+        Record {
+            fields,
+            block: format!("{kind} block").into_bytes(),
+        }
+    }
+
+    /// Writes members and returns the file and the end offset after each member.
+    fn file_of(members: &[Vec<u8>]) -> (tempfile::TempDir, PathBuf, Vec<u64>) {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t-20260124000000000-00001-h.warc.gz.open");
+        let mut f = File::create(&p).unwrap();
+        let mut ends = Vec::new();
+        let mut at = 0;
+        for m in members {
+            f.write_all(m).unwrap();
+            at += m.len() as u64;
+            ends.push(at);
+        }
+        (dir, p, ends)
+    }
+
+    #[test]
+    fn cuts_a_group_missing_its_request() {
+        let (r1, r2) = (new_record_id(), new_record_id());
+        let members = vec![
+            gzip_member(&warcinfo_record("x.warc.gz", &[]), 6),
+            gzip_member(&rec("response", &r1, None), 6),
+            gzip_member(&rec("request", &new_record_id(), Some(&r1)), 6),
+            gzip_member(&rec("response", &r2, None), 6),
+        ];
+        let (_d, p, ends) = file_of(&members);
+        let (keep, groups, _) = complete_prefix(&p).unwrap();
+        assert_eq!((keep, groups), (ends[2], 1));
+    }
+
+    #[test]
+    fn cuts_a_torn_member() {
+        let r1 = new_record_id();
+        let mut torn = gzip_member(&rec("response", &new_record_id(), None), 6);
+        torn.truncate(torn.len() / 2);
+        let members = vec![
+            gzip_member(&warcinfo_record("x.warc.gz", &[]), 6),
+            gzip_member(&rec("response", &r1, None), 6),
+            gzip_member(&rec("request", &new_record_id(), Some(&r1)), 6),
+            torn,
+        ];
+        let (_d, p, ends) = file_of(&members);
+        let (keep, groups, stopped) = complete_prefix(&p).unwrap();
+        assert_eq!((keep, groups), (ends[2], 1));
+        assert!(stopped.is_some());
+    }
+
+    #[test]
+    fn recover_dir_closes_under_the_final_name() {
+        let r1 = new_record_id();
+        let members = vec![
+            gzip_member(&warcinfo_record("x.warc.gz", &[]), 6),
+            gzip_member(&rec("response", &r1, None), 6),
+            gzip_member(&rec("request", &new_record_id(), Some(&r1)), 6),
+            b"\x1f\x8b\x08garbage".to_vec(),
+        ];
+        let (d, _p, ends) = file_of(&members);
+        let out = recover_dir(d.path()).unwrap();
+        assert_eq!(out.len(), 1);
+        assert!(out[0].path.to_string_lossy().ends_with(".warc.gz"));
+        assert_eq!(std::fs::metadata(&out[0].path).unwrap().len(), ends[2]);
+        assert_eq!(
+            MemberWalker::open(&out[0].path).unwrap().filter(|m| m.is_ok()).count(),
+            3
+        );
+    }
+}

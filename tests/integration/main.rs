@@ -7,5 +7,6 @@ mod config_file;
 mod destinations;
 mod fixture_crawl;
 mod kill_loop;
+mod limits;
 mod site;
 mod support;
