@@ -121,7 +121,7 @@ fn resolve_override_connects_to_the_given_address_with_the_named_host() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("http://archive-fixture.test:{port}/");
     let out = crawl(
-        &[url.clone()],
+        std::slice::from_ref(&url),
         &dir.path().join("w"),
         &dir.path().join("s"),
         &[
