@@ -112,6 +112,12 @@ raw_config! {
     allow_private: Vec<Spanned<String>> = "Vec::new";
     /// DNS overrides, `"HOST:PORT:ADDR"` as curl's `--resolve`.
     resolve: Vec<Spanned<String>> = "Vec::new";
+    /// Reuse a host's connection for its next request (HTTP/1.1 keep-alive, never pipelined).
+    keep_alive: bool = "dflt_true";
+    /// How long an idle kept-alive connection stays open.
+    idle_timeout: Spanned<String> = "dflt_idle_timeout";
+    /// A PEM file of extra CA certificates trusted besides the built-in (Mozilla) roots.
+    ca_file: Spanned<String> = "dflt_empty_spanned";
     /// Longest time a finished capture waits for the WARC fsync (group commit).
     group_commit: Spanned<String> = "dflt_group_commit";
     /// Memory sled may use for its page cache.
@@ -168,6 +174,12 @@ fn dflt_max_record_size() -> Spanned<String> {
 }
 fn dflt_max_decoded_size() -> Spanned<String> {
     d("20MB")
+}
+fn dflt_true() -> bool {
+    true
+}
+fn dflt_idle_timeout() -> Spanned<String> {
+    d("30s")
 }
 fn dflt_group_commit() -> Spanned<String> {
     d("200ms")
@@ -283,6 +295,12 @@ pub struct Config {
     pub allow_private: AllowPrivate,
     /// DNS overrides: (host, port) → address.
     pub resolve: HashMap<(String, u16), IpAddr>,
+    /// HTTP/1.1 keep-alive.
+    pub keep_alive: bool,
+    /// Idle time after which a kept-alive connection is closed.
+    pub idle_timeout: Duration,
+    /// Extra trusted CA certificates (from `ca_file`).
+    pub extra_roots: Vec<rustls::pki_types::CertificateDer<'static>>,
     /// Group-commit window.
     pub group_commit: Duration,
     /// sled cache capacity in bytes.
@@ -444,6 +462,28 @@ impl Config {
             let (host, port, addr) = parse_resolve(r.get_ref()).or_else(|e| cx.err("resolve", r.span(), e))?;
             resolve.insert((host, port), addr);
         }
+        let mut extra_roots = Vec::new();
+        let ca = raw.ca_file.get_ref().trim();
+        if !ca.is_empty() {
+            use rustls::pki_types::pem::PemObject;
+            let certs = rustls::pki_types::CertificateDer::pem_file_iter(ca)
+                .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+                .or_else(|e| {
+                    cx.err(
+                        "ca_file",
+                        raw.ca_file.span(),
+                        format!("cannot read PEM certificates from {ca:?}: {e}"),
+                    )
+                })?;
+            if certs.is_empty() {
+                return cx.err(
+                    "ca_file",
+                    raw.ca_file.span(),
+                    format!("{ca:?} holds no PEM certificate"),
+                );
+            }
+            extra_roots = certs;
+        }
         let level = *raw.compression_level.get_ref();
         if level > 9 {
             return cx.err("compression_level", raw.compression_level.span(), "must be 0 to 9");
@@ -482,6 +522,9 @@ impl Config {
             max_decoded_size: cx.size("max_decoded_size", &raw.max_decoded_size)?,
             allow_private,
             resolve,
+            extra_roots,
+            keep_alive: raw.keep_alive,
+            idle_timeout: cx.duration("idle_timeout", &raw.idle_timeout)?,
             group_commit: cx.duration("group_commit", &raw.group_commit)?,
             state_cache: cx.size("state_cache", &raw.state_cache)?,
         })

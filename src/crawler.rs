@@ -23,12 +23,12 @@ use url::Url;
 
 use crate::canon::{authority, host_key, robots_url, seen_key};
 use crate::clock::Clock;
-use crate::config::{Config, RobotsPolicy, Seed, PRODUCT_TOKEN};
+use crate::config::{Config, RobotsPolicy, ScopeKind, Seed, PRODUCT_TOKEN};
 use crate::extract;
 use crate::fetch::{Exchange, FetchError, FetchSettings, Fetcher};
 use crate::frontier::{Completion, CrawlUri, Finished, Frontier, Lease, NewUri, Next, Outcome};
 use crate::robots::{self, RobotsEntry, RobotsRules};
-use crate::scope::Scope;
+use crate::scope::{Scope, MAX_SEED_REDIRECTS};
 use crate::store::{encode, Store};
 use crate::warc::{self, recover, writer};
 
@@ -128,7 +128,8 @@ struct Shared {
     config: Config,
     frontier: Frontier,
     fetcher: Fetcher,
-    scope: Scope,
+    /// The crawl's scope; written when a seed's redirect target becomes a seed.
+    scope: std::sync::RwLock<Scope>,
     clock: Arc<dyn Clock>,
     /// Woken whenever a host may have become due (release, commit, new URLs).
     wake: Notify,
@@ -203,7 +204,8 @@ pub async fn run(
         })
         .collect();
     let added = frontier.add(&seed_uris)?;
-    let all_seeds: Vec<Seed> = config.seeds.iter().cloned().chain(seeds.iter().cloned()).collect();
+    let mut all_seeds: Vec<Seed> = config.seeds.iter().cloned().chain(seeds.iter().cloned()).collect();
+    all_seeds.extend(stored_seeds(&store)?);
     let scope = Scope::new(all_seeds, config.max_hops, config.exclude.clone());
     let before = frontier.counts();
     info!(
@@ -238,7 +240,7 @@ pub async fn run(
         config: config.clone(),
         frontier: frontier.clone(),
         fetcher,
-        scope,
+        scope: std::sync::RwLock::new(scope),
         clock: clock.clone(),
         wake: Notify::new(),
         robots: Mutex::new(HashMap::new()),
@@ -294,6 +296,19 @@ pub async fn run(
         remaining: after.queued + after.leased,
         files,
     })
+}
+
+/// Seeds found by following seeds' redirects in earlier runs (`s:` keys).
+fn stored_seeds(store: &Store) -> Result<Vec<Seed>, crate::store::StoreError> {
+    let mut out = Vec::new();
+    for kv in store.tree.scan_prefix(b"s:") {
+        let (k, v) = kv?;
+        let url = String::from_utf8_lossy(&k[2..]).to_string();
+        if let (Ok(url), Some(scope)) = (Url::parse(&url), ScopeKind::from_name(&String::from_utf8_lossy(&v))) {
+            out.push(Seed { url, scope });
+        }
+    }
+    Ok(out)
 }
 
 fn writer_settings(c: &Config) -> writer::WriterSettings {
@@ -513,13 +528,43 @@ impl Shared {
         }
     }
 
+    /// A seed (or a seed's redirect target, up to [`MAX_SEED_REDIRECTS`] hops) that redirects makes
+    /// its target a seed too, with the same kind of scope (DESIGN §Scope). Returns the `s:` entry
+    /// to store with the capture.
+    fn follow_seed_redirect(&self, uri: &CrawlUri, links: &[(Url, char)]) -> Vec<(Vec<u8>, Vec<u8>)> {
+        if uri.hops.len() >= MAX_SEED_REDIRECTS || !uri.hops.chars().all(|h| h == 'R') {
+            return vec![];
+        }
+        let Some((target, _)) = links.iter().find(|(_, h)| *h == 'R') else {
+            return vec![];
+        };
+        let Ok(mut scope) = self.scope.write() else {
+            return vec![];
+        };
+        let kind = scope.kind_of(&uri.seed).unwrap_or(ScopeKind::Host);
+        scope.add_seed(Seed {
+            url: target.clone(),
+            scope: kind,
+        });
+        info!(seed = %uri.seed, target = %target, "a seed redirects: its target becomes a seed");
+        vec![(
+            [b"s:", target.as_str().as_bytes()].concat(),
+            kind.name().as_bytes().to_vec(),
+        )]
+    }
+
     /// The outlinks of a capture that pass scope, as URLs to queue.
     fn scoped_outlinks(&self, parent: &CrawlUri, links: Vec<(Url, char)>) -> Vec<NewUri> {
         let mut out: Vec<NewUri> = Vec::new();
         let mut keys = std::collections::HashSet::new();
         for (u, hop) in links {
             let hops = format!("{}{}", parent.hops, hop);
-            match self.scope.accept(&u, &hops) {
+            let verdict = self
+                .scope
+                .read()
+                .map(|s| s.accept(&u, &hops))
+                .unwrap_or(Err(crate::scope::Rejection::OutOfScope));
+            match verdict {
                 Ok(()) => {
                     let key = seen_key(&u);
                     if keys.insert(key.clone()) {
@@ -594,6 +639,7 @@ async fn process(
             let links = tokio::task::spawn_blocking(move || extract::outlinks(&ex2, max_decoded))
                 .await
                 .unwrap_or_default();
+            let extra = shared.follow_seed_redirect(&lease.uri, &links);
             let outlinks = shared.scoped_outlinks(&lease.uri, links);
             let status = ex.status().unwrap_or(0);
             send_capture(
@@ -604,7 +650,7 @@ async fn process(
                 lease.uri.clone(),
                 Outcome::Fetched(status),
                 outlinks,
-                vec![],
+                extra,
             )
             .await;
         }

@@ -1,16 +1,22 @@
 //! Outlinks: URLs found in a capture, with their hop type (DESIGN §Scope; Heritrix's hop codes).
 //!
 //! HTML is streamed through lol_html (non-strict; attribute values entity-decoded, HTML standard
-//! §13.2.5.72): `a`/`area` href (`L`), `img` src and srcset (`E`), `link` href (`E` for page
-//! requisites such as stylesheets and icons, `L` otherwise), `script` src (`E`), the first
-//! `<base href>`, and CSS `url()` / `@import` in `<style>` elements and in stylesheets. A 3xx
-//! `Location` is an `R` hop. Content codings are decoded for extraction only, up to
-//! `max_decoded_size` bytes (the record keeps the bytes as received). Non-HTTP links (mailto, tel,
-//! javascript, data, blob) are dropped.
+//! §13.2.5.72), in the document's encoding (BOM, then the `Content-Type` charset, then a
+//! `<meta charset>` prescan of the first 1024 bytes, HTML standard §13.2.3; UTF-8 otherwise). Links:
+//! `a`/`area` href (`L`); page requisites (`E`): `img` src and srcset, `source` src and srcset,
+//! `iframe`/`frame`/`embed`/`video`/`audio`/`track` src, `video` poster, `object` data, `script`
+//! src, `link` href with a requisite `rel` (stylesheet, icon, preload, modulepreload, manifest; other
+//! `link`s are `L`), CSS `url()` / `@import` in `<style>` elements, `style` attributes and
+//! stylesheets; redirects (`R`): a 3xx `Location`, the `Refresh` header and `<meta http-equiv=refresh>`.
+//! The first `<base href>` applies. Relative URLs resolve by the WHATWG URL rules with the
+//! document's encoding for the query (URL standard §4.4). Content codings are decoded for extraction
+//! only, up to `max_decoded_size` bytes (the record keeps the bytes as received). Non-HTTP links
+//! (mailto, tel, javascript, data, blob) are dropped.
 
 use std::cell::RefCell;
 use std::io::Read;
 
+use encoding_rs::Encoding;
 use url::Url;
 
 use crate::fetch::Exchange;
@@ -52,6 +58,11 @@ pub fn outlinks(ex: &Exchange, max_decoded: u64) -> Vec<(Url, Hop)> {
             }
         }
     }
+    if let Some(target) = f.header("refresh").as_deref().and_then(refresh_url) {
+        if let Ok(u) = ex.url.join(&target) {
+            out.push((u, 'R'));
+        }
+    }
     let ctype = f.header("content-type").unwrap_or_default().to_ascii_lowercase();
     let is_html = ctype.contains("html");
     let is_css = ctype.contains("text/css");
@@ -62,7 +73,8 @@ pub fn outlinks(ex: &Exchange, max_decoded: u64) -> Vec<(Url, Hop)> {
         return keep_http(out);
     };
     if is_html {
-        out.extend(html_links(&body, &ex.url));
+        let encoding = sniff_charset(&ctype, &body);
+        out.extend(html_links_in(&body, &ex.url, encoding));
     } else {
         let text = String::from_utf8_lossy(&body);
         out.extend(
@@ -103,10 +115,85 @@ fn link_rel_is_embed(rel: &str) -> bool {
     })
 }
 
-/// Links in an HTML document, resolved against the first `<base href>` (itself resolved against
-/// `doc_url`) or `doc_url`.
+/// The URL of a `Refresh` header or `<meta http-equiv=refresh>` content (`5; url=/next`), if any
+/// (HTML standard §4.2.5.3, shared declarative refresh steps, simplified).
+pub fn refresh_url(content: &str) -> Option<String> {
+    let rest = content
+        .trim_start()
+        .trim_start_matches(|c: char| c.is_ascii_digit() || c == '.');
+    let rest = rest.trim_start().strip_prefix([';', ',']).unwrap_or(rest).trim_start();
+    let rest = match rest.get(..3) {
+        Some(p) if p.eq_ignore_ascii_case("url") => {
+            let r = rest[3..].trim_start();
+            r.strip_prefix('=').map(str::trim_start).unwrap_or(rest)
+        }
+        _ => rest,
+    };
+    let rest = rest.trim();
+    let url = match rest.chars().next() {
+        Some(q @ ('"' | '\'')) => rest[1..].split(q).next().unwrap_or(""),
+        _ => rest,
+    };
+    (!url.is_empty()).then(|| url.to_string())
+}
+
+/// The document's character encoding: BOM, then the `charset` of `content_type`, then a
+/// `<meta charset>` / `<meta http-equiv=Content-Type>` in the first 1024 bytes; UTF-8 otherwise.
+pub fn sniff_charset(content_type: &str, body: &[u8]) -> &'static Encoding {
+    if let Some((enc, _)) = Encoding::for_bom(body) {
+        return enc;
+    }
+    let label_after = |s: &str| -> Option<&'static Encoding> {
+        let i = s.to_ascii_lowercase().find("charset")?;
+        let rest = s[i + 7..].trim_start().strip_prefix('=')?.trim_start();
+        let label: String = rest
+            .trim_start_matches(['"', '\''])
+            .chars()
+            .take_while(|c| !matches!(c, '"' | '\'' | ';' | ' ' | '>' | '/'))
+            .collect();
+        Encoding::for_label(label.trim().as_bytes())
+    };
+    if let Some(enc) = label_after(content_type) {
+        return enc;
+    }
+    let head = String::from_utf8_lossy(&body[..body.len().min(1024)]);
+    let lower = head.to_ascii_lowercase();
+    let mut at = 0;
+    while let Some(i) = lower[at..].find("<meta") {
+        let start = at + i;
+        let end = lower[start..].find('>').map(|e| start + e).unwrap_or(lower.len());
+        if let Some(enc) = label_after(&head[start..end]) {
+            // A page declaring UTF-16 in a meta tag is read as UTF-8 (HTML standard §13.2.3.2).
+            return if enc == encoding_rs::UTF_16LE || enc == encoding_rs::UTF_16BE {
+                encoding_rs::UTF_8
+            } else {
+                enc
+            };
+        }
+        at = end;
+    }
+    encoding_rs::UTF_8
+}
+
+/// Links in a UTF-8 HTML document (see [`html_links_in`]).
 pub fn html_links(body: &[u8], doc_url: &Url) -> Vec<(Url, Hop)> {
-    use lol_html::{element, text, HtmlRewriter, Settings};
+    html_links_in(body, doc_url, encoding_rs::UTF_8)
+}
+
+/// Links in an HTML document in `encoding`, resolved against the first `<base href>` (itself
+/// resolved against `doc_url`) or `doc_url`, queries encoded in `encoding`.
+pub fn html_links_in(body: &[u8], doc_url: &Url, encoding: &'static Encoding) -> Vec<(Url, Hop)> {
+    use lol_html::{element, text, AsciiCompatibleEncoding, HtmlRewriter, Settings};
+    // lol_html needs an ASCII-compatible encoding; a UTF-16 document is decoded first.
+    let (body, encoding): (std::borrow::Cow<'_, [u8]>, &'static Encoding) = match AsciiCompatibleEncoding::new(encoding)
+    {
+        Some(_) => (body.into(), encoding),
+        None => {
+            let (text, _, _) = encoding.decode(body);
+            (text.into_owned().into_bytes().into(), encoding_rs::UTF_8)
+        }
+    };
+    let ascii_enc = AsciiCompatibleEncoding::new(encoding).expect("checked above");
     let found: RefCell<Vec<(String, Hop)>> = RefCell::new(Vec::new());
     let base: RefCell<Option<String>> = RefCell::new(None);
     let style: RefCell<String> = RefCell::new(String::new());
@@ -122,11 +209,38 @@ pub fn html_links(body: &[u8], doc_url: &Url) -> Vec<(Url, Hop)> {
                         found.borrow_mut().extend(attr(el, "href").map(|v| (v, 'L')));
                         Ok(())
                     }),
-                    element!("img", |el| {
+                    element!("img, source", |el| {
                         found.borrow_mut().extend(attr(el, "src").map(|v| (v, 'E')));
                         if let Some(s) = attr(el, "srcset") {
                             found.borrow_mut().extend(srcset_urls(&s).into_iter().map(|v| (v, 'E')));
                         }
+                        Ok(())
+                    }),
+                    element!(
+                        "iframe[src], frame[src], embed[src], video[src], audio[src], track[src]",
+                        |el| {
+                            found.borrow_mut().extend(attr(el, "src").map(|v| (v, 'E')));
+                            Ok(())
+                        }
+                    ),
+                    element!("video[poster]", |el| {
+                        found.borrow_mut().extend(attr(el, "poster").map(|v| (v, 'E')));
+                        Ok(())
+                    }),
+                    element!("object[data]", |el| {
+                        found.borrow_mut().extend(attr(el, "data").map(|v| (v, 'E')));
+                        Ok(())
+                    }),
+                    element!("meta[http-equiv][content]", |el| {
+                        if attr(el, "http-equiv").is_some_and(|h| h.eq_ignore_ascii_case("refresh")) {
+                            let target = attr(el, "content").as_deref().and_then(refresh_url);
+                            found.borrow_mut().extend(target.map(|v| (v, 'R')));
+                        }
+                        Ok(())
+                    }),
+                    element!("[style]", |el| {
+                        let css = attr(el, "style").unwrap_or_default();
+                        found.borrow_mut().extend(css_urls(&css).into_iter().map(|v| (v, 'E')));
                         Ok(())
                     }),
                     element!("script[src]", |el| {
@@ -154,24 +268,35 @@ pub fn html_links(body: &[u8], doc_url: &Url) -> Vec<(Url, Hop)> {
                         Ok(())
                     }),
                 ],
+                encoding: ascii_enc,
+                strict: false,
                 ..Settings::new()
             },
             |_: &[u8]| {},
         );
         // lol_html only fails on memory limits or handler errors; keep what was found.
-        let _ = rewriter.write(body);
+        let _ = rewriter.write(&body);
         let _ = rewriter.end();
     }
+    let encode: &dyn Fn(&str) -> std::borrow::Cow<'_, [u8]> = &|s| encoding.encode(s).0;
+    let join = |base: &Url, v: &str| -> Option<Url> {
+        let opts = Url::options().base_url(Some(base));
+        if encoding == encoding_rs::UTF_8 {
+            opts.parse(v).ok()
+        } else {
+            opts.encoding_override(Some(encode)).parse(v).ok()
+        }
+    };
     let base_url = base
         .into_inner()
-        .and_then(|b| doc_url.join(&b).ok())
+        .and_then(|b| join(doc_url, &b))
         .unwrap_or_else(|| doc_url.clone());
     let mut links = found.into_inner();
     links.extend(css_urls(&style.into_inner()).into_iter().map(|u| (u, 'E')));
     links
         .into_iter()
         .filter(|(v, _)| !v.is_empty())
-        .filter_map(|(v, h)| base_url.join(&v).ok().map(|u| (u, h)))
+        .filter_map(|(v, h)| join(&base_url, &v).map(|u| (u, h)))
         .collect()
 }
 
@@ -348,6 +473,62 @@ mod tests {
         style_element_urls: "<style>body{background:url('bg.png')}</style>" => [("http://example.com/dir/bg.png", 'E')],
         fragment_only_link_resolves: r#"<a href="">"# => [],
         uppercase_tags: r#"<A HREF="/up">"# => [("http://example.com/up", 'L')],
+        iframe_src: r#"<iframe src="/frame.html"></iframe>"# => [("http://example.com/frame.html", 'E')],
+        embed_src: r#"<embed src="/movie.swf">"# => [("http://example.com/movie.swf", 'E')],
+        video_src_and_poster: r#"<video src="/v.mp4" poster="/p.jpg"></video>"# => [("http://example.com/v.mp4", 'E'), ("http://example.com/p.jpg", 'E')],
+        audio_src: r#"<audio src="/a.mp3"></audio>"# => [("http://example.com/a.mp3", 'E')],
+        track_src: r#"<video><track src="/subs.vtt"></video>"# => [("http://example.com/subs.vtt", 'E')],
+        source_src: r#"<video><source src="/v.webm" type="video/webm"></video>"# => [("http://example.com/v.webm", 'E')],
+        source_srcset: r#"<picture><source srcset="/a.avif 1x, /b.avif 2x"></picture>"# => [("http://example.com/a.avif", 'E'), ("http://example.com/b.avif", 'E')],
+        object_data: r#"<object data="/doc.pdf"></object>"# => [("http://example.com/doc.pdf", 'E')],
+        link_preload: r#"<link rel="preload" href="/f.woff2" as="font">"# => [("http://example.com/f.woff2", 'E')],
+        link_modulepreload: r#"<link rel="modulepreload" href="/m.js">"# => [("http://example.com/m.js", 'E')],
+        link_manifest: r#"<link rel="manifest" href="/site.webmanifest">"# => [("http://example.com/site.webmanifest", 'E')],
+        meta_refresh: r#"<meta http-equiv="Refresh" content="0; URL='/moved'">"# => [("http://example.com/moved", 'R')],
+        meta_refresh_without_url: r#"<meta http-equiv="refresh" content="30">"# => [],
+        style_attribute: r#"<div style="background-image: url(/hero.jpg)"></div>"# => [("http://example.com/hero.jpg", 'E')],
+        style_attribute_entities: r#"<div style="background: url(&quot;/q.png&quot;)"></div>"# => [("http://example.com/q.png", 'E')],
+        non_ascii_path_utf8: r#"<a href="/سوريا">"# => [("http://example.com/%D8%B3%D9%88%D8%B1%D9%8A%D8%A7", 'L')],
+    }
+
+    #[test]
+    fn charset_from_header_encodes_the_query() {
+        // "س" (U+0633) is 0xD3 in windows-1256; paths stay UTF-8, queries take the page's encoding.
+        let (body, _, _) = encoding_rs::WINDOWS_1256.encode("<a href=\"/بحث?q=س\">x</a>");
+        let base = Url::parse("http://example.com/").unwrap();
+        let enc = sniff_charset("text/html; charset=windows-1256", &body);
+        assert_eq!(enc, encoding_rs::WINDOWS_1256);
+        let links = html_links_in(&body, &base, enc);
+        assert_eq!(links[0].0.as_str(), "http://example.com/%D8%A8%D8%AD%D8%AB?q=%D3");
+    }
+
+    macro_rules! charset_cases {
+        ($($name:ident: $ctype:expr, $body:expr => $want:expr,)*) => {$(
+            #[test]
+            fn $name() {
+                assert_eq!(sniff_charset($ctype, $body).name(), $want);
+            }
+        )*};
+    }
+
+    charset_cases! {
+        charset_default_utf8: "text/html", b"<p>hi" => "UTF-8",
+        charset_header: "text/html; charset=\"ISO-8859-6\"", b"<p>" => "ISO-8859-6",
+        charset_bom_wins: "text/html; charset=windows-1256", b"\xEF\xBB\xBF<p>" => "UTF-8",
+        charset_meta: "text/html", b"<html><head><meta charset=windows-1256>" => "windows-1256",
+        charset_meta_http_equiv: "text/html", b"<meta http-equiv=\"Content-Type\" content=\"text/html; charset=iso-8859-6\">" => "ISO-8859-6",
+        charset_meta_utf16_is_utf8: "text/html", b"<meta charset=utf-16>" => "UTF-8",
+    }
+
+    #[test]
+    fn refresh_header_values() {
+        assert_eq!(refresh_url("5; url=/next").as_deref(), Some("/next"));
+        assert_eq!(
+            refresh_url("0;URL=\"http://a.example/x\"").as_deref(),
+            Some("http://a.example/x")
+        );
+        assert_eq!(refresh_url("3, /plain").as_deref(), Some("/plain"));
+        assert_eq!(refresh_url("10").as_deref(), None);
     }
 
     #[test]

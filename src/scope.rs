@@ -1,7 +1,8 @@
 //! Scope: whether a discovered URL is queued (DESIGN §Scope).
 //!
 //! Each seed has its own scope (host by default; domain or URL prefix selectable); the crawl's scope
-//! is their union. A URL outside it is still accepted when its hop path ends in at most
+//! is their union. A seed's redirect target (up to [`MAX_SEED_REDIRECTS`] hops: http→https, to
+//! `www.`) becomes a seed with the same kind of scope. A URL outside it is still accepted when its hop path ends in at most
 //! [`MAX_TRANS_HOPS`] non-link hops (`E` embeds, `R` redirects), so a page's off-site stylesheet,
 //! images and fonts are kept (Heritrix's TransclusionDecideRule). Then `max_hops` and the exclusion
 //! regexes apply. Rejections carry their reason for the log.
@@ -13,6 +14,29 @@ use crate::config::{ScopeKind, Seed};
 
 /// Most trailing non-link hops allowed outside the seeds' scope.
 pub const MAX_TRANS_HOPS: usize = 2;
+/// Most redirect hops from a seed whose targets become seeds themselves.
+pub const MAX_SEED_REDIRECTS: usize = 5;
+
+impl ScopeKind {
+    /// The name used in the configuration file and in the state directory.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ScopeKind::Host => "host",
+            ScopeKind::Domain => "domain",
+            ScopeKind::Prefix => "prefix",
+        }
+    }
+
+    /// The kind named `name` (see [`ScopeKind::name`]).
+    pub fn from_name(name: &str) -> Option<ScopeKind> {
+        match name {
+            "host" => Some(ScopeKind::Host),
+            "domain" => Some(ScopeKind::Domain),
+            "prefix" => Some(ScopeKind::Prefix),
+            _ => None,
+        }
+    }
+}
 
 /// Why a URL is not queued.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,9 +81,17 @@ impl Scope {
         }
     }
 
-    /// Adds a seed (a seed given at run time, or a seed's redirect target).
+    /// Adds a seed (a seed given at run time, or a seed's redirect target); a URL already a seed is
+    /// not added twice.
     pub fn add_seed(&mut self, seed: Seed) {
-        self.seeds.push(seed);
+        if !self.seeds.iter().any(|s| s.url == seed.url) {
+            self.seeds.push(seed);
+        }
+    }
+
+    /// The scope kind of the seed with exactly this URL, if it is one.
+    pub fn kind_of(&self, seed_url: &str) -> Option<ScopeKind> {
+        self.seeds.iter().find(|s| s.url.as_str() == seed_url).map(|s| s.scope)
     }
 
     /// Whether `url` is inside some seed's scope.

@@ -4,7 +4,9 @@
 //! TLS (rustls with webpki roots, strict verification), then hyper's http1 client over a
 //! [`record::Recorder`], so the request and response are kept exactly as they crossed the wire. The
 //! [`framer`] cuts the final response out of the received bytes (1xx heads and surplus removed).
-//! No redirects are followed and nothing is decompressed here: a 3xx is its own capture.
+//! No redirects are followed and nothing is decompressed here: a 3xx is its own capture. A host's
+//! connection is kept for its next request (keep-alive, never pipelined) unless the response was
+//! close-delimited, truncated, followed by surplus bytes or said `Connection: close`.
 //!
 //! A response hyper rejects is archived best-effort from the recorded bytes (a `response` when its
 //! status line parses, otherwise a `resource` with `WARC-Truncated: unspecified`). Failures before
@@ -170,6 +172,12 @@ pub struct FetchSettings {
     pub allow_private: AllowPrivate,
     /// DNS overrides.
     pub resolve: HashMap<(String, u16), IpAddr>,
+    /// Extra trusted CA certificates.
+    pub extra_roots: Vec<rustls::pki_types::CertificateDer<'static>>,
+    /// Reuse a host's connection for its next request.
+    pub keep_alive: bool,
+    /// How long an idle connection is kept for reuse.
+    pub idle_timeout: Duration,
 }
 
 impl FetchSettings {
@@ -183,6 +191,9 @@ impl FetchSettings {
             max_record_size: config.max_record_size.min(usize::MAX as u64) as usize,
             allow_private: config.allow_private.clone(),
             resolve: config.resolve.clone(),
+            extra_roots: config.extra_roots.clone(),
+            keep_alive: config.keep_alive,
+            idle_timeout: config.idle_timeout,
         }
     }
 }
@@ -192,6 +203,9 @@ impl FetchSettings {
 pub struct Fetcher {
     settings: Arc<FetchSettings>,
     tls: tokio_rustls::TlsConnector,
+    /// Idle keep-alive connections by authority (`scheme://host:port`); a connection is taken out
+    /// while in use, so it is never shared (one request at a time, no pipelining).
+    pool: Arc<Mutex<HashMap<String, Conn>>>,
 }
 
 impl std::fmt::Debug for Fetcher {
@@ -200,11 +214,16 @@ impl std::fmt::Debug for Fetcher {
     }
 }
 
-/// The rustls client configuration: ring provider chosen explicitly (DESIGN traps), webpki roots,
-/// strict verification, ALPN `http/1.1` only.
-pub fn tls_config() -> rustls::ClientConfig {
+/// The rustls client configuration: ring provider chosen explicitly (DESIGN traps), webpki roots
+/// plus `extra_roots`, strict verification, ALPN `http/1.1` only.
+pub fn tls_config(extra_roots: &[rustls::pki_types::CertificateDer<'static>]) -> rustls::ClientConfig {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let roots = rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    let mut roots = rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    for c in extra_roots {
+        if let Err(e) = roots.add(c.clone()) {
+            tracing::warn!(cause = %e, "an extra CA certificate was not usable");
+        }
+    }
     let mut cfg = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .expect("ring supports the default protocol versions")
@@ -234,7 +253,8 @@ pub fn host_header(url: &Url) -> String {
 impl Fetcher {
     /// A fetcher with `settings` and the default (strict) TLS configuration.
     pub fn new(settings: FetchSettings) -> Self {
-        Self::with_tls(settings, tls_config())
+        let tls = tls_config(&settings.extra_roots);
+        Self::with_tls(settings, tls)
     }
 
     /// A fetcher with a given TLS configuration (tests use a private CA).
@@ -242,6 +262,7 @@ impl Fetcher {
         Self {
             settings: Arc::new(settings),
             tls: tokio_rustls::TlsConnector::from(Arc::new(tls)),
+            pool: Arc::new(Mutex::new(HashMap::new())),
         }
     }
 
@@ -295,13 +316,13 @@ impl Fetcher {
         Ok(allowed)
     }
 
-    /// Fetches `url` with GET and records the exchange.
+    /// Fetches `url` with GET and records the exchange. With keep-alive on, an idle connection to
+    /// the same authority is reused when it is still open; a request that fails on a reused
+    /// connection before any response byte is retried once on a fresh one (DESIGN traps).
     pub async fn fetch(&self, url: &Url) -> Result<Exchange, FetchError> {
-        let https = match url.scheme() {
-            "http" => false,
-            "https" => true,
-            s => return Err(FetchError::InvalidUrl(format!("unsupported scheme {s:?}"))),
-        };
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(FetchError::InvalidUrl(format!("unsupported scheme {:?}", url.scheme())));
+        }
         let target = origin_form(url);
         if target.len() > 65_000 {
             return Err(FetchError::InvalidUrl(format!(
@@ -309,6 +330,87 @@ impl Fetcher {
                 target.len()
             )));
         }
+        let key = crate::canon::authority(url);
+        if let Some(conn) = self.take_idle(&key) {
+            match self.exchange(conn, url, &target).await {
+                Err(FetchError::NoResponse(why)) => {
+                    tracing::debug!(url = %url, cause = %why, "reused connection was stale; retrying on a fresh one");
+                }
+                other => return self.finish(key, other),
+            }
+        }
+        let conn = self.connect(url).await?;
+        let result = self.exchange(conn, url, &target).await;
+        self.finish(key, result)
+    }
+
+    /// Returns the exchange, and pools its connection when it can carry another request.
+    fn finish(
+        &self,
+        key: String,
+        result: Result<(Exchange, Option<Conn>), FetchError>,
+    ) -> Result<Exchange, FetchError> {
+        let (ex, conn) = result?;
+        if let Some(conn) = conn {
+            self.put_idle(key, conn);
+        }
+        Ok(ex)
+    }
+
+    fn pool(&self) -> std::sync::MutexGuard<'_, HashMap<String, Conn>> {
+        self.pool.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// An idle, still open connection to `key`'s authority, if one is pooled.
+    fn take_idle(&self, key: &str) -> Option<Conn> {
+        if !self.settings.keep_alive {
+            return None;
+        }
+        let conn = self.pool().remove(key)?;
+        let fresh = conn.idle_since.elapsed() < self.settings.idle_timeout;
+        let quiet = conn
+            .tape
+            .lock()
+            .map(|t| t.received.is_empty() && !t.eof)
+            .unwrap_or(false);
+        if fresh && quiet && conn.sender.is_ready() && !conn.task.is_finished() {
+            Some(conn)
+        } else {
+            conn.task.abort();
+            None
+        }
+    }
+
+    fn put_idle(&self, key: String, mut conn: Conn) {
+        if !self.settings.keep_alive {
+            conn.task.abort();
+            return;
+        }
+        conn.idle_since = Instant::now();
+        let mut pool = self.pool();
+        let timeout = self.settings.idle_timeout;
+        pool.retain(|_, c| {
+            let keep = c.idle_since.elapsed() < timeout && !c.task.is_finished();
+            if !keep {
+                c.task.abort();
+            }
+            keep
+        });
+        if pool.len() >= MAX_IDLE_CONNECTIONS {
+            if let Some(oldest) = pool.iter().min_by_key(|(_, c)| c.idle_since).map(|(k, _)| k.clone()) {
+                if let Some(c) = pool.remove(&oldest) {
+                    c.task.abort();
+                }
+            }
+        }
+        if let Some(old) = pool.insert(key, conn) {
+            old.task.abort();
+        }
+    }
+
+    /// Resolves, checks the destination policy, connects (TCP, then TLS for https) and performs
+    /// the HTTP/1.1 handshake over a recorder.
+    async fn connect(&self, url: &Url) -> Result<Conn, FetchError> {
         let connect_deadline = tokio::time::Instant::now() + self.settings.connect_timeout;
         let addrs = self.resolve(url).await?;
         let mut last_err = String::new();
@@ -330,7 +432,7 @@ impl Fetcher {
             return Err(FetchError::Connect(last_err));
         };
         let _ = tcp.set_nodelay(true);
-        if https {
+        if url.scheme() == "https" {
             let host = url
                 .host_str()
                 .unwrap_or("")
@@ -343,24 +445,19 @@ impl Fetcher {
                 Ok(Err(e)) => return Err(FetchError::Tls(e.to_string())),
                 Err(_) => return Err(FetchError::Tls("handshake timed out".into())),
             };
-            self.exchange(tls, url, &target, peer).await
+            self.handshake(tls, peer).await
         } else {
-            self.exchange(tcp, url, &target, peer).await
+            self.handshake(tcp, peer).await
         }
     }
 
-    /// Runs one GET exchange over `stream` (plain or TLS), recording it.
-    async fn exchange<S>(&self, stream: S, url: &Url, target: &str, peer: SocketAddr) -> Result<Exchange, FetchError>
+    async fn handshake<S>(&self, stream: S, peer: SocketAddr) -> Result<Conn, FetchError>
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         let tape = Arc::new(Mutex::new(Tape::default()));
         let cap = self.settings.max_record_size;
         let io = TokioIo::new(Recorder::new(stream, tape.clone(), cap.saturating_add(1)));
-        let date = Utc::now();
-        let t0 = Instant::now();
-        let deadline = tokio::time::Instant::now() + self.settings.fetch_timeout;
-
         let mut builder = hyper::client::conn::http1::Builder::new();
         builder
             .title_case_headers(true)
@@ -368,13 +465,30 @@ impl Fetcher {
             .allow_spaces_after_header_name_in_responses(true)
             .ignore_invalid_headers_in_responses(true)
             .max_headers(1000);
-        let (mut sender, conn) = builder
+        let (sender, conn) = builder
             .handshake::<_, Empty<Bytes>>(io)
             .await
             .map_err(|e| FetchError::NoResponse(e.to_string()))?;
         // The connection task drives the socket; its handle is kept so a timeout or a cap really
         // closes the socket (DESIGN traps).
-        let conn_task = tokio::spawn(conn);
+        let task = tokio::spawn(conn);
+        Ok(Conn {
+            sender,
+            task,
+            tape,
+            peer,
+            idle_since: Instant::now(),
+        })
+    }
+
+    /// Runs one GET exchange on `conn`, recording it. Returns the exchange and the connection when
+    /// it may carry another request (complete, length-framed, no surplus, no `Connection: close`).
+    async fn exchange(&self, mut conn: Conn, url: &Url, target: &str) -> Result<(Exchange, Option<Conn>), FetchError> {
+        let tape = conn.tape.clone();
+        let cap = self.settings.max_record_size;
+        let date = Utc::now();
+        let t0 = Instant::now();
+        let deadline = tokio::time::Instant::now() + self.settings.fetch_timeout;
 
         let mut req = http::Request::builder()
             .method(http::Method::GET)
@@ -400,6 +514,7 @@ impl Fetcher {
             HeadError(String),
         }
         let tape_for_loop = tape.clone();
+        let sender = &mut conn.sender;
         let run = async move {
             let resp = match sender.send_request(req).await {
                 Ok(r) => r,
@@ -419,22 +534,16 @@ impl Fetcher {
             }
         };
         let end = tokio::time::timeout_at(deadline, run).await;
-        conn_task.abort();
         let duration = t0.elapsed();
         let (request, mut received, dropped, eof) = {
             let mut t = tape.lock().unwrap_or_else(|p| p.into_inner());
             (
                 std::mem::take(&mut t.sent),
                 std::mem::take(&mut t.received),
-                t.dropped,
+                std::mem::take(&mut t.dropped),
                 t.eof,
             )
         };
-        let mut truncated = None;
-        if received.len() > cap || dropped > 0 {
-            received.truncate(cap);
-            truncated = Some(Truncation::Length);
-        }
         let timed_out = end.is_err();
         let (hyper_done, failure) = match end {
             Ok(End::Complete) => (true, None),
@@ -443,7 +552,13 @@ impl Fetcher {
             Ok(End::HeadError(e)) => (false, Some(e)),
             Err(_) => (false, Some("timeout".to_string())),
         };
+        let mut truncated = None;
+        if received.len() > cap || dropped > 0 {
+            received.truncate(cap);
+            truncated = Some(Truncation::Length);
+        }
         if received.is_empty() {
+            conn.task.abort();
             return Err(if timed_out {
                 FetchError::Timeout(self.settings.fetch_timeout)
             } else {
@@ -451,8 +566,17 @@ impl Fetcher {
             });
         }
         let at_end = hyper_done || eof;
+        let mut reusable = hyper_done && truncated.is_none();
         let material = match frame_response(&received, false, at_end) {
             Ok(mut f) => {
+                reusable = reusable
+                    && f.complete
+                    && !f.close_delimited
+                    && !f.has_surplus(received.len())
+                    && received[f.start..].starts_with(b"HTTP/1.1")
+                    && !f
+                        .header("connection")
+                        .is_some_and(|c| c.to_ascii_lowercase().contains("close"));
                 // Cut to the final message and rebase the ranges on the block.
                 let start = f.start;
                 let block = received[start..f.end].to_vec();
@@ -481,17 +605,37 @@ impl Fetcher {
                 Material::Unparseable(format!("{e}{}", failure.map(|f| format!(" ({f})")).unwrap_or_default()))
             }
         };
-        Ok(Exchange {
+        let ex = Exchange {
             url: url.clone(),
-            peer,
+            peer: conn.peer,
             date,
             duration,
             request,
             block: received,
             material,
             truncated,
-        })
+        };
+        if reusable {
+            Ok((ex, Some(conn)))
+        } else {
+            conn.task.abort();
+            Ok((ex, None))
+        }
     }
+}
+
+/// Idle connections kept at most (one per authority); the oldest is closed beyond this.
+pub const MAX_IDLE_CONNECTIONS: usize = 256;
+
+/// An open HTTP/1.1 connection: hyper's request sender, its connection task, its tape.
+struct Conn {
+    sender: hyper::client::conn::http1::SendRequest<Empty<Bytes>>,
+    /// Drives the socket; aborted to close it (timeout, cap, surplus, eviction).
+    task: tokio::task::JoinHandle<Result<(), hyper::Error>>,
+    /// The traffic recorded since the last exchange ended (taken by each exchange).
+    tape: Arc<Mutex<Tape>>,
+    peer: SocketAddr,
+    idle_since: Instant,
 }
 
 #[cfg(test)]

@@ -5,7 +5,8 @@
 //! kept on a shared [`Tape`]. Writes record exactly the bytes the inner stream accepted (vectored
 //! writes included), reads record exactly the bytes delivered. Reads past `limit` bytes are still
 //! passed to hyper but no longer kept (the capture is then cut at the limit and marked
-//! `WARC-Truncated: length`).
+//! `WARC-Truncated: length`). A TLS stream that ends without close_notify reads as a normal end of
+//! stream (DESIGN traps).
 
 use std::io::IoSlice;
 use std::pin::Pin;
@@ -51,7 +52,16 @@ impl<S: AsyncRead + Unpin> AsyncRead for Recorder<S> {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
         let this = self.get_mut();
         let before = buf.filled().len();
-        ready!(Pin::new(&mut this.inner).poll_read(cx, buf))?;
+        match ready!(Pin::new(&mut this.inner).poll_read(cx, buf)) {
+            Ok(()) => {}
+            // A TLS peer that closes without close_notify (most servers): an end of stream like any
+            // other. Content-Length and chunked framing still catch a real truncation.
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                lock(&this.tape).eof = true;
+                return Poll::Ready(Ok(()));
+            }
+            Err(e) => return Poll::Ready(Err(e)),
+        }
         let new = &buf.filled()[before..];
         let mut tape = lock(&this.tape);
         if new.is_empty() && buf.remaining() > 0 {

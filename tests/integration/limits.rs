@@ -1,23 +1,11 @@
 //! Size cap, WARC rotation, `--resolve`, and the daemon command on a configuration file.
 
-use std::path::Path;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::site::{fixture, site_handler};
 use crate::support::*;
-
-fn write_config(dir: &Path, extra: &str) -> std::path::PathBuf {
-    let p = dir.join("test.toml");
-    let text = format!(
-        "warc_dir = {:?}\nstate_dir = {:?}\ndelay = \"0s\"\nallow_private = [\"127.0.0.0/8\"]\n{extra}",
-        dir.join("warcs").display().to_string(),
-        dir.join("state").display().to_string()
-    );
-    std::fs::write(&p, text).unwrap();
-    p
-}
 
 #[test]
 fn size_cap_keeps_a_prefix_marked_truncated_length() {

@@ -5,6 +5,7 @@
 mod capture;
 mod config_file;
 mod destinations;
+mod first_capture;
 mod fixture_crawl;
 mod kill_loop;
 mod limits;

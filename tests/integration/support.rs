@@ -62,6 +62,14 @@ pub struct Server {
     pub conns: Arc<AtomicUsize>,
 }
 
+/// Server behaviour beyond the handler.
+#[derive(Clone, Copy, Default)]
+struct Quirks {
+    /// Answer at most this many requests per connection; the next one is read, logged and the
+    /// connection closed without a response byte (a kept-alive connection gone stale).
+    answers_per_conn: Option<usize>,
+}
+
 impl Server {
     /// Starts a server on `ip`:0 (any free port) answering with `handler`.
     pub fn start(ip: &str, handler: Handler) -> Server {
@@ -71,6 +79,36 @@ impl Server {
 
     /// Serves on an already bound listener.
     pub fn serve(listener: TcpListener, handler: Handler) -> Server {
+        Self::serve_with(listener, handler, None, Quirks::default())
+    }
+
+    /// Starts a server on `ip`:0 that keeps connections open but answers only `n` requests per
+    /// connection, then drops the connection on the next request without answering.
+    pub fn start_stale_after(ip: &str, n: usize, handler: Handler) -> Server {
+        let listener = TcpListener::bind((ip, 0)).expect("bind a loopback port");
+        Self::serve_with(
+            listener,
+            handler,
+            None,
+            Quirks {
+                answers_per_conn: Some(n),
+            },
+        )
+    }
+
+    /// Starts a TLS server on `ip`:0 with `tls` (closing connections without close_notify, as
+    /// many real servers do).
+    pub fn start_tls(ip: &str, handler: Handler, tls: Arc<rustls::ServerConfig>) -> Server {
+        let listener = TcpListener::bind((ip, 0)).expect("bind a loopback port");
+        Self::serve_with(listener, handler, Some(tls), Quirks::default())
+    }
+
+    fn serve_with(
+        listener: TcpListener,
+        handler: Handler,
+        tls: Option<Arc<rustls::ServerConfig>>,
+        quirks: Quirks,
+    ) -> Server {
         let addr = listener.local_addr().unwrap();
         let log = Arc::new(Mutex::new(Vec::new()));
         let conns = Arc::new(AtomicUsize::new(0));
@@ -80,7 +118,19 @@ impl Server {
                 let Ok(stream) = stream else { continue };
                 let n = conns2.fetch_add(1, Ordering::SeqCst);
                 let (h, l) = (handler.clone(), log2.clone());
-                std::thread::spawn(move || serve_conn(stream, n, h, l));
+                let tls = tls.clone();
+                std::thread::spawn(move || {
+                    let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
+                    match tls {
+                        None => serve_conn(stream, n, h, l, quirks),
+                        Some(cfg) => {
+                            let Ok(conn) = rustls::ServerConnection::new(cfg) else {
+                                return;
+                            };
+                            serve_conn(TlsConn(rustls::StreamOwned::new(conn, stream)), n, h, l, quirks)
+                        }
+                    }
+                });
             }
         });
         Server { addr, log, conns }
@@ -102,9 +152,45 @@ impl Server {
     }
 }
 
-fn serve_conn(mut s: TcpStream, conn: usize, handler: Handler, log: Arc<Mutex<Vec<Hit>>>) {
-    let _ = s.set_read_timeout(Some(Duration::from_secs(30)));
+/// A server-side connection: plain TCP or TLS.
+trait ServerConn: Read + Write {
+    /// Ends the sending side (TLS: without close_notify).
+    fn close_write(&mut self);
+}
+
+impl ServerConn for TcpStream {
+    fn close_write(&mut self) {
+        let _ = self.shutdown(std::net::Shutdown::Write);
+    }
+}
+
+struct TlsConn(rustls::StreamOwned<rustls::ServerConnection, TcpStream>);
+
+impl Read for TlsConn {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+impl Write for TlsConn {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
+impl ServerConn for TlsConn {
+    fn close_write(&mut self) {
+        let _ = self.0.flush();
+        let _ = self.0.sock.shutdown(std::net::Shutdown::Write);
+    }
+}
+
+fn serve_conn(mut s: impl ServerConn, conn: usize, handler: Handler, log: Arc<Mutex<Vec<Hit>>>, quirks: Quirks) {
     let mut buf = Vec::new();
+    let mut answered = 0;
     loop {
         // Read one request head (GET only: no body).
         let end = loop {
@@ -126,15 +212,19 @@ fn serve_conn(mut s: TcpStream, conn: usize, handler: Handler, log: Arc<Mutex<Ve
             raw: raw.clone(),
             conn,
         });
+        if quirks.answers_per_conn.is_some_and(|n| answered >= n) {
+            return; // dropped: the client sees the connection close before any response byte
+        }
+        answered += 1;
         let reply = handler(&path, &raw);
         if !reply.delay.is_zero() {
             std::thread::sleep(reply.delay);
         }
-        if s.write_all(&reply.bytes).is_err() {
+        if s.write_all(&reply.bytes).and_then(|_| s.flush()).is_err() {
             return;
         }
         if reply.close {
-            let _ = s.shutdown(std::net::Shutdown::Write);
+            s.close_write();
             // Drain until the client closes, so the client sees a clean EOF, not a reset.
             let mut sink = [0u8; 1024];
             while matches!(s.read(&mut sink), Ok(n) if n > 0) {}
@@ -405,4 +495,63 @@ pub fn warcio_check(file: &Path, recs: &[Rec]) -> Result<(), String> {
         return Err(format!("warcio check {}: unexcused line {t:?}\n{text}", file.display()));
     }
     Ok(())
+}
+
+/// A test certificate authority and a server certificate it signed.
+pub struct TestPki {
+    /// The CA certificate, PEM (for `ca_file`).
+    pub ca_pem: String,
+    /// A server configuration presenting a certificate for `names`.
+    pub server: Arc<rustls::ServerConfig>,
+}
+
+/// Makes a CA and a server certificate for `names` (DNS names or IP addresses), signed by the CA
+/// when `signed` (else self-signed, which strict verification refuses).
+pub fn test_pki(names: &[&str], signed: bool) -> TestPki {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "harvestd test CA");
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let leaf_key = KeyPair::generate().unwrap();
+    let leaf_params = CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>()).unwrap();
+    let leaf = if signed {
+        leaf_params.signed_by(&leaf_key, &ca, &ca_key).unwrap()
+    } else {
+        leaf_params.self_signed(&leaf_key).unwrap()
+    };
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into());
+    let server = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![leaf.der().clone()], key)
+        .unwrap();
+    TestPki {
+        ca_pem: ca.pem(),
+        server: Arc::new(server),
+    }
+}
+
+/// Opens the crawl state after the crawler exited and returns each finished URL's result.
+pub fn finished(state: &Path) -> HashMap<String, harvestd::frontier::Finished> {
+    let store = harvestd::store::Store::open(state, 1 << 20).unwrap();
+    let f = harvestd::frontier::Frontier::open(store, Arc::new(harvestd::clock::SystemClock)).unwrap();
+    f.finished().map(|r| r.unwrap()).collect()
+}
+
+/// Writes a test configuration in `dir` (WARCs and state below it, no delay, loopback allowed)
+/// with `extra` appended; returns its path.
+pub fn write_config(dir: &Path, extra: &str) -> PathBuf {
+    let p = dir.join("test.toml");
+    let text = format!(
+        "warc_dir = {:?}\nstate_dir = {:?}\ndelay = \"0s\"\nallow_private = [\"127.0.0.0/8\"]\n{extra}",
+        dir.join("warcs").display().to_string(),
+        dir.join("state").display().to_string()
+    );
+    std::fs::write(&p, text).unwrap();
+    p
 }
