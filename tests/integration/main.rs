@@ -9,5 +9,6 @@ mod first_capture;
 mod fixture_crawl;
 mod kill_loop;
 mod limits;
+mod replay;
 mod site;
 mod support;

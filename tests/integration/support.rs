@@ -439,13 +439,19 @@ pub fn check_groups(recs: &[Rec]) {
     }
 }
 
-/// The path of `warcio` (from PATH; `.ci/run` puts the venv there).
-pub fn warcio() -> PathBuf {
-    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/ci-venv/bin/warcio");
-    if venv.exists() {
-        return venv;
+/// The path of a Python tool (`warcio`, `wayback`, `wb-manager`): the project's venv under
+/// `target/ci-venv` (made by `.ci/run`), else `$HARVESTD_VENV/bin`, else PATH.
+pub fn venv_tool(name: &str) -> PathBuf {
+    let mut dirs = vec![Path::new(env!("CARGO_MANIFEST_DIR")).join("target/ci-venv/bin")];
+    if let Ok(v) = std::env::var("HARVESTD_VENV") {
+        dirs.insert(0, Path::new(&v).join("bin"));
     }
-    PathBuf::from("warcio")
+    dirs.into_iter().map(|d| d.join(name)).find(|p| p.exists()).unwrap_or_else(|| PathBuf::from(name))
+}
+
+/// The path of `warcio`.
+pub fn warcio() -> PathBuf {
+    venv_tool("warcio")
 }
 
 /// Runs `warcio check -v` on `file`; Err with the output if it fails for any reason other than
