@@ -4,8 +4,9 @@
 //! §13.2.5.72), in the document's encoding (BOM, then the `Content-Type` charset, then a
 //! `<meta charset>` prescan of the first 1024 bytes, HTML standard §13.2.3; UTF-8 otherwise). Links:
 //! `a`/`area` href (`L`); page requisites (`E`): `img` src and srcset, `source` src and srcset,
-//! `iframe`/`frame`/`embed`/`video`/`audio`/`track` src, `video` poster, `object` data, `script`
-//! src, `link` href with a requisite `rel` (stylesheet, icon, preload, modulepreload, manifest; other
+//! `iframe`/`frame`/`embed`/`video`/`audio`/`track`/`input` src, `video` poster, `object` data,
+//! lazy-loading `data-src`/`data-srcset` (and `data-lazy-*`), `background` attributes, `link`
+//! `imagesrcset`, `script` src, `link` href with a requisite `rel` (stylesheet, icon, preload, modulepreload, manifest; other
 //! `link`s are `L`), CSS `url()` / `@import` in `<style>` elements, `style` attributes and
 //! stylesheets; redirects (`R`): a 3xx `Location`, the `Refresh` header and `<meta http-equiv=refresh>`.
 //! The first `<base href>` applies. Relative URLs resolve by the WHATWG URL rules with the
@@ -217,12 +218,41 @@ pub fn html_links_in(body: &[u8], doc_url: &Url, encoding: &'static Encoding) ->
                         Ok(())
                     }),
                     element!(
-                        "iframe[src], frame[src], embed[src], video[src], audio[src], track[src]",
+                        "iframe[src], frame[src], embed[src], video[src], audio[src], track[src], input[src]",
                         |el| {
                             found.borrow_mut().extend(attr(el, "src").map(|v| (v, 'E')));
                             Ok(())
                         }
                     ),
+                    // Lazy-loading images (WordPress and most news sites): the real URL waits in
+                    // data-* attributes until a script swaps it in.
+                    element!("[data-src], [data-lazy-src], [data-srcset], [data-lazy-srcset]", |el| {
+                        let mut f = found.borrow_mut();
+                        f.extend(
+                            ["data-src", "data-lazy-src"]
+                                .iter()
+                                .filter_map(|a| attr(el, a))
+                                .map(|v| (v, 'E')),
+                        );
+                        for a in ["data-srcset", "data-lazy-srcset"] {
+                            if let Some(s) = attr(el, a) {
+                                f.extend(srcset_urls(&s).into_iter().map(|v| (v, 'E')));
+                            }
+                        }
+                        Ok(())
+                    }),
+                    element!(
+                        "body[background], table[background], td[background], th[background]",
+                        |el| {
+                            found.borrow_mut().extend(attr(el, "background").map(|v| (v, 'E')));
+                            Ok(())
+                        }
+                    ),
+                    element!("link[imagesrcset]", |el| {
+                        let s = attr(el, "imagesrcset").unwrap_or_default();
+                        found.borrow_mut().extend(srcset_urls(&s).into_iter().map(|v| (v, 'E')));
+                        Ok(())
+                    }),
                     element!("video[poster]", |el| {
                         found.borrow_mut().extend(attr(el, "poster").map(|v| (v, 'E')));
                         Ok(())
@@ -488,6 +518,11 @@ mod tests {
         meta_refresh_without_url: r#"<meta http-equiv="refresh" content="30">"# => [],
         style_attribute: r#"<div style="background-image: url(/hero.jpg)"></div>"# => [("http://example.com/hero.jpg", 'E')],
         style_attribute_entities: r#"<div style="background: url(&quot;/q.png&quot;)"></div>"# => [("http://example.com/q.png", 'E')],
+        lazy_data_src: r#"<img src="/blank.gif" data-src="/real.jpg" data-srcset="/r-480.jpg 480w, /r-960.jpg 960w">"# => [("http://example.com/blank.gif", 'E'), ("http://example.com/real.jpg", 'E'), ("http://example.com/r-480.jpg", 'E'), ("http://example.com/r-960.jpg", 'E')],
+        lazy_data_lazy_src: r#"<img data-lazy-src="/lazy.jpg">"# => [("http://example.com/lazy.jpg", 'E')],
+        body_background: r#"<body background="/paper.gif">"# => [("http://example.com/paper.gif", 'E')],
+        input_image: r#"<input type="image" src="/go.png">"# => [("http://example.com/go.png", 'E')],
+        link_imagesrcset: r#"<link rel="preload" as="image" href="/h.jpg" imagesrcset="/h-1x.jpg 1x, /h-2x.jpg 2x">"# => [("http://example.com/h-1x.jpg", 'E'), ("http://example.com/h-2x.jpg", 'E'), ("http://example.com/h.jpg", 'E')],
         non_ascii_path_utf8: r#"<a href="/سوريا">"# => [("http://example.com/%D8%B3%D9%88%D8%B1%D9%8A%D8%A7", 'L')],
     }
 

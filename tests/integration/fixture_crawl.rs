@@ -1,6 +1,7 @@
 //! The fixture crawl: a local copy of the Jeffrey story's site and a second authority.
 
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use harvestd::frontier::{Frontier, Outcome};
@@ -119,11 +120,33 @@ fn fixture_site_is_captured_politely_and_validly() {
         .iter()
         .map(|p| std::fs::metadata(p).unwrap().len())
         .sum();
+    let conns = main.conns.load(Ordering::SeqCst) + second.conns.load(Ordering::SeqCst);
+    assert_eq!(conns, 2, "keep-alive: one connection per authority");
     eprintln!(
-        "fixture crawl: {} responses, {} records, {} WARC bytes (gzip), {:.2} s wall",
+        "fixture crawl, keep-alive on: {} responses, {} records, {bytes} WARC bytes (gzip), {conns} connections, {secs:.2} s wall",
         statuses.len(),
         recs.len(),
-        bytes,
-        secs
     );
+
+    // The same crawl with keep-alive off captures the same URLs over a connection each.
+    let second = Server::start("127.0.0.2", site_handler(fixture("second"), String::new()));
+    let main = Server::start("127.0.0.1", site_handler(fixture("site"), second.addr.to_string()));
+    let dir2 = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir2.path(), "keep_alive = false\n");
+    let t0 = std::time::Instant::now();
+    let out = harvestd()
+        .arg("crawl")
+        .arg(main.url("/"))
+        .arg("--config")
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    let secs = t0.elapsed().as_secs_f64();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let recs2 = read_warcs(&dir2.path().join("warcs"));
+    let responses2 = recs2.iter().filter(|r| r.get("warc-type") == Some("response")).count();
+    assert_eq!(responses2, expect.len());
+    let conns = main.conns.load(Ordering::SeqCst) + second.conns.load(Ordering::SeqCst);
+    assert_eq!(conns, expect.len(), "keep-alive off: a connection per exchange");
+    eprintln!("fixture crawl, keep-alive off: {responses2} responses, {conns} connections, {secs:.2} s wall");
 }

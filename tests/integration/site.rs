@@ -2,12 +2,21 @@
 //!
 //! HTML is gzip-encoded when the request accepts it (the article also chunked), `/old-story` is a
 //! 301 to the article, `/missing` and unknown paths are 404s, `{{SECOND}}` in HTML is replaced by
-//! the second authority's `host:port`.
+//! the second authority's `host:port`. Connections are kept alive (every response is length-framed
+//! or chunked).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::support::{chunked, gzip, http_response, Handler, Reply};
+
+fn keep(bytes: Vec<u8>) -> Reply {
+    Reply {
+        bytes,
+        delay: std::time::Duration::ZERO,
+        close: false,
+    }
+}
 
 fn content_type(path: &Path) -> &'static str {
     match path.extension().and_then(|e| e.to_str()).unwrap_or("") {
@@ -32,7 +41,7 @@ pub fn site_handler(root: PathBuf, second: String) -> Handler {
     Arc::new(move |target: &str, raw: &[u8]| {
         let path = target.split('?').next().unwrap_or("/");
         if path == "/old-story" {
-            return Reply::raw(http_response(
+            return keep(http_response(
                 301,
                 "Moved Permanently",
                 &[("Location", "/archives/357566"), ("Content-Type", "text/html")],
@@ -46,7 +55,7 @@ pub fn site_handler(root: PathBuf, second: String) -> Handler {
             file.set_extension("html");
         }
         let Ok(mut body) = std::fs::read(&file) else {
-            return Reply::raw(http_response(
+            return keep(http_response(
                 404,
                 "Not Found",
                 &[("Content-Type", "text/html")],
@@ -70,9 +79,9 @@ pub fn site_handler(root: PathBuf, second: String) -> Handler {
                 )
                 .into_bytes();
                 out.extend_from_slice(&chunked(&z, 512));
-                return Reply::raw(out);
+                return keep(out);
             }
-            return Reply::raw(http_response(
+            return keep(http_response(
                 200,
                 "OK",
                 &[
@@ -83,6 +92,6 @@ pub fn site_handler(root: PathBuf, second: String) -> Handler {
                 &z,
             ));
         }
-        Reply::raw(http_response(200, "OK", &[("Content-Type", ctype)], &body))
+        keep(http_response(200, "OK", &[("Content-Type", ctype)], &body))
     })
 }

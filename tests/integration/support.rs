@@ -446,7 +446,10 @@ pub fn venv_tool(name: &str) -> PathBuf {
     if let Ok(v) = std::env::var("HARVESTD_VENV") {
         dirs.insert(0, Path::new(&v).join("bin"));
     }
-    dirs.into_iter().map(|d| d.join(name)).find(|p| p.exists()).unwrap_or_else(|| PathBuf::from(name))
+    dirs.into_iter()
+        .map(|d| d.join(name))
+        .find(|p| p.exists())
+        .unwrap_or_else(|| PathBuf::from(name))
 }
 
 /// The path of `warcio`.
