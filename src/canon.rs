@@ -36,12 +36,7 @@ pub fn host_key(url: &Url) -> String {
 /// The robots.txt authority, `scheme://host:port` with the port always written (RFC 9309 §2.3: one
 /// robots.txt per scheme, host and port).
 pub fn authority(url: &Url) -> String {
-    format!(
-        "{}://{}:{}",
-        url.scheme(),
-        url.host_str().unwrap_or(""),
-        url.port_or_known_default().unwrap_or(0)
-    )
+    format!("{}://{}:{}", url.scheme(), url.host_str().unwrap_or(""), url.port_or_known_default().unwrap_or(0))
 }
 
 /// The robots.txt URL of `url`'s authority (RFC 9309 §2.3: `/robots.txt` at the top of the origin).

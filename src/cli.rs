@@ -1,7 +1,6 @@
 //! The command line (clap): `run`, `crawl`, `check-config`. A public contract used by scripts and
 //! benchmarks; see README.md for the meaning of every flag.
 
-use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,10 +18,20 @@ pub const EXIT_CONFIG: i32 = 2;
 pub const EXIT_STATE: i32 = 3;
 /// Exit code for a failed crawl (the WARC writer failed).
 pub const EXIT_FAILED: i32 = 1;
+/// Exit code for a forced stop (a second SIGINT/SIGTERM).
+pub const EXIT_FORCED: i32 = 130;
 
 /// harvestd: a polite, crash-safe web-archiving crawler writing WARC files.
 #[derive(Debug, Parser)]
-#[command(name = "harvestd", version, about)]
+#[command(
+    name = "harvestd",
+    version,
+    about,
+    after_help = "Exit codes: 0 done (or stopped cleanly by SIGINT/SIGTERM; the summary says how many URLs are left), \
+                  1 the crawl failed (WARC writing), 2 bad configuration, command line, seed or WARC directory, \
+                  3 unusable state directory (locked by another crawl, unreadable, other key version), \
+                  130 forced stop by a second SIGINT/SIGTERM."
+)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -59,7 +68,7 @@ pub enum Command {
         state_dir: Option<PathBuf>,
         /// Fixed politeness delay per host, seconds, from the end of a response to the next request
         /// (0 = none); replaces the adaptive delay.
-        #[arg(long, value_name = "SECS")]
+        #[arg(long, value_name = "SECS", allow_negative_numbers = true)]
         delay: Option<f64>,
         /// Allow private, loopback and link-local destinations (never 0.0.0.0, `::` or the cloud
         /// metadata addresses).
@@ -76,14 +85,23 @@ pub enum Command {
     },
 }
 
-async fn shutdown_signal() {
+/// Waits for SIGINT or SIGTERM and resolves `first`; a second signal ends the process at once
+/// (exit 130: what was not committed is fetched again after the next start's recovery).
+async fn watch_signals(first: tokio::sync::oneshot::Sender<()>) {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate()).expect("installing a SIGTERM handler");
     let mut int = signal(SignalKind::interrupt()).expect("installing a SIGINT handler");
     tokio::select! {
-        _ = term.recv() => tracing::info!("SIGTERM received"),
-        _ = int.recv() => tracing::info!("SIGINT received"),
+        _ = term.recv() => tracing::info!("SIGTERM received; send it again to stop at once"),
+        _ = int.recv() => tracing::info!("SIGINT received; send it again to stop at once"),
     }
+    let _ = first.send(());
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    eprintln!("harvestd: second signal: stopping at once; the next start recovers the open WARC file");
+    std::process::exit(EXIT_FORCED);
 }
 
 fn fail(code: i32, msg: impl std::fmt::Display) -> i32 {
@@ -100,23 +118,14 @@ pub fn main_with(cli: Cli) -> i32 {
                 Ok(c) => c,
                 Err(e) => return fail(EXIT_CONFIG, e),
             };
-            let mode = if exit_when_done {
-                Mode::ExitWhenDone
-            } else {
-                Mode::Daemon
-            };
+            let mode = if exit_when_done { Mode::ExitWhenDone } else { Mode::Daemon };
+            if let Some(w) = cfg.seed_warning() {
+                tracing::warn!("{w}");
+            }
             let seeds = cfg.seeds.clone();
             crawl_with(cfg, seeds, mode)
         }
-        Command::Crawl {
-            urls,
-            config,
-            warc_dir,
-            state_dir,
-            delay,
-            allow_private,
-            resolve,
-        } => {
+        Command::Crawl { urls, config, warc_dir, state_dir, delay, allow_private, resolve } => {
             let mut cfg = match &config {
                 Some(p) => match Config::load(p) {
                     Ok(c) => c,
@@ -150,14 +159,9 @@ pub fn main_with(cli: Cli) -> i32 {
             }
             let mut seeds = Vec::new();
             for u in &urls {
-                match Url::parse(u) {
-                    Ok(url) if matches!(url.scheme(), "http" | "https") && url.host_str().is_some() => {
-                        seeds.push(Seed {
-                            url,
-                            scope: ScopeKind::Host,
-                        })
-                    }
-                    _ => return fail(EXIT_CONFIG, format!("{u:?} is not an http or https URL")),
+                match parse_seed(u) {
+                    Ok(url) => seeds.push(Seed { url, scope: ScopeKind::Host }),
+                    Err(e) => return fail(EXIT_CONFIG, e),
                 }
             }
             crawl_with(cfg, seeds, Mode::ExitWhenDone)
@@ -165,19 +169,42 @@ pub fn main_with(cli: Cli) -> i32 {
     }
 }
 
+/// A seed URL from the command line, with a message that says what is wrong.
+fn parse_seed(u: &str) -> Result<Url, String> {
+    match Url::parse(u) {
+        Ok(url) if !matches!(url.scheme(), "http" | "https") => {
+            Err(format!("{u:?}: only http and https URLs can be crawled, not {}:", url.scheme()))
+        }
+        Ok(url) if url.host_str().is_none_or(str::is_empty) => Err(format!("{u:?} has no host name")),
+        Ok(url) => Ok(url),
+        Err(url::ParseError::RelativeUrlWithoutBase) => {
+            Err(format!("{u:?} is not a URL; did you mean \"http://{u}\"?"))
+        }
+        Err(e) => Err(format!("{u:?} is not a URL: {e}")),
+    }
+}
+
 fn crawl_with(cfg: Config, seeds: Vec<Seed>, mode: Mode) -> i32 {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("building the tokio runtime");
-    let result = rt.block_on(crawler::run(cfg, seeds, mode, Arc::new(SystemClock), shutdown_signal()));
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("building the tokio runtime");
+    let result = rt.block_on(async {
+        let (first_tx, first_rx) = tokio::sync::oneshot::channel();
+        tokio::spawn(watch_signals(first_tx));
+        let shutdown = async {
+            let _ = first_rx.await;
+        };
+        crawler::run(cfg, seeds, mode, Arc::new(SystemClock), shutdown).await
+    });
     match result {
         Ok(summary) => {
             println!("harvestd: {summary}");
-            0
+            if summary.failure.is_some() {
+                EXIT_FAILED
+            } else {
+                0
+            }
         }
         Err(e @ StartError::Store(_)) => fail(EXIT_STATE, e),
-        Err(e @ StartError::SeedRefused { .. }) => fail(EXIT_CONFIG, e),
+        Err(e @ (StartError::SeedRefused { .. } | StartError::WarcDir { .. })) => fail(EXIT_CONFIG, e),
         Err(e) => fail(EXIT_FAILED, e),
     }
 }
@@ -191,7 +218,7 @@ fn check_config(file: &std::path::Path) -> i32 {
         Ok(c) => c,
         Err(e) => return fail(EXIT_CONFIG, e),
     };
-    for w in cfg.warnings() {
+    for w in cfg.warnings().into_iter().chain(cfg.seed_warning()) {
         eprintln!("harvestd: warning: {w}");
     }
     println!("# effective configuration of {} (defaults filled in)", file.display());
@@ -200,6 +227,5 @@ fn check_config(file: &std::path::Path) -> i32 {
         Ok(t) => print!("{t}"),
         Err(e) => return fail(EXIT_FAILED, format!("printing the configuration: {e}")),
     }
-    let _: Option<IpAddr> = None;
     0
 }

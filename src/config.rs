@@ -76,14 +76,23 @@ raw_config! {
     warc_prefix: String = "dflt_prefix";
     /// A WARC file is closed and a new one begun once it reaches this size.
     max_file_size: Spanned<String> = "dflt_max_file_size";
+    /// An open WARC file that receives no capture for this long is closed.
+    warc_idle_close: Spanned<String> = "dflt_idle_close";
     /// gzip level of each record's member, 0–9.
     compression_level: Spanned<u32> = "dflt_compression";
     /// Who runs the crawl; written into every warcinfo record.
     operator: String = "dflt_empty";
     /// A page describing the crawl and how to reach its operator; sent in User-Agent and From.
     contact_url: String = "dflt_empty";
+    /// The operator's e-mail address, sent in `From` (RFC 9110 §10.1.2 wants a mailbox); when empty,
+    /// `From` carries `contact_url`.
+    contact_email: String = "dflt_empty";
     /// The whole User-Agent header; empty means `harvestd/VERSION (+contact_url)`.
     user_agent: String = "dflt_empty";
+    /// Name of this crawl, written as `isPartOf` in every warcinfo record.
+    crawl_name: String = "dflt_empty";
+    /// What this crawl is for, written as `description` in every warcinfo record.
+    description: String = "dflt_empty";
     /// Concurrent fetches across all hosts.
     workers: Spanned<u32> = "dflt_workers";
     /// URLs more hops than this from their seed are not queued.
@@ -175,6 +184,9 @@ fn dflt_max_record_size() -> Spanned<String> {
 fn dflt_max_decoded_size() -> Spanned<String> {
     d("20MB")
 }
+fn dflt_idle_close() -> Spanned<String> {
+    d("60s")
+}
 fn dflt_true() -> bool {
     true
 }
@@ -265,12 +277,20 @@ pub struct Config {
     pub warc_prefix: String,
     /// Rotation size in bytes.
     pub max_file_size: u64,
+    /// Idle time after which the open WARC file is closed.
+    pub warc_idle_close: Duration,
     /// gzip level 0–9.
     pub compression_level: u32,
     /// Operator, for warcinfo.
     pub operator: String,
     /// Contact URL (may be empty: a warning at start).
     pub contact_url: String,
+    /// The `From` header value (contact e-mail, else the contact URL; may be empty).
+    pub from: String,
+    /// `isPartOf` for warcinfo (may be empty).
+    pub crawl_name: String,
+    /// `description` for warcinfo (may be empty).
+    pub description: String,
     /// The User-Agent header value.
     pub user_agent: String,
     /// Concurrent fetches.
@@ -337,34 +357,32 @@ impl Ctx<'_> {
             self.err(
                 key,
                 v.span(),
-                format!(
-                    "invalid duration {:?} ({e}); write e.g. \"500ms\", \"2s\", \"1h\"",
-                    v.get_ref()
-                ),
+                format!("invalid duration {:?} ({e}); write e.g. \"500ms\", \"2s\", \"1h\"", v.get_ref()),
             )
         })
     }
 
     fn size(&self, key: &str, v: &Spanned<String>) -> Result<u64, ConfigError> {
-        v.get_ref()
-            .trim()
-            .parse::<bytesize::ByteSize>()
-            .map(|b| b.as_u64())
-            .or_else(|e| {
-                self.err(
-                    key,
-                    v.span(),
-                    format!("invalid size {:?} ({e}); write e.g. \"64MB\", \"1GiB\"", v.get_ref()),
-                )
-            })
+        v.get_ref().trim().parse::<bytesize::ByteSize>().map(|b| b.as_u64()).or_else(|e| {
+            self.err(key, v.span(), format!("invalid size {:?} ({e}); write e.g. \"64MB\", \"1GiB\"", v.get_ref()))
+        })
     }
 }
 
 impl Config {
     /// Reads and validates the file at `path`. Errors name the file, line and key.
+    /// Relative `warc_dir`, `state_dir` and `ca_file` are taken relative to the file's directory
+    /// (a service's working directory is `/`).
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let (raw, text) = RawConfig::load(path)?;
-        Config::from_raw(&raw, &path.display().to_string(), &text)
+        let mut c = Config::from_raw(&raw, &path.display().to_string(), &text)?;
+        let base = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        for p in [&mut c.warc_dir, &mut c.state_dir] {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        }
+        Ok(c)
     }
 
     /// Validates `raw`, parsed from `text` (used for line numbers) of the file named `file`.
@@ -382,11 +400,7 @@ impl Config {
                     )
                 }
                 Err(e) => {
-                    return cx.err(
-                        "seeds.url",
-                        s.url.span(),
-                        format!("{:?} is not a URL ({e})", s.url.get_ref()),
-                    )
+                    return cx.err("seeds.url", s.url.span(), format!("{:?} is not a URL ({e})", s.url.get_ref()))
                 }
             };
             let scope = match s.scope.get_ref().as_str() {
@@ -413,19 +427,9 @@ impl Config {
         let robots = match raw.robots.get_ref().as_str() {
             "obey" => RobotsPolicy::Obey,
             "ignore" => RobotsPolicy::Ignore,
-            other => {
-                return cx.err(
-                    "robots",
-                    raw.robots.span(),
-                    format!("{other:?} is not \"obey\" or \"ignore\""),
-                )
-            }
+            other => return cx.err("robots", raw.robots.span(), format!("{other:?} is not \"obey\" or \"ignore\"")),
         };
-        let fixed = if raw.delay.get_ref().trim().is_empty() {
-            None
-        } else {
-            Some(cx.duration("delay", &raw.delay)?)
-        };
+        let fixed = if raw.delay.get_ref().trim().is_empty() { None } else { Some(cx.duration("delay", &raw.delay)?) };
         if !(raw.delay_factor.is_finite() && raw.delay_factor >= 0.0) {
             return cx.err("delay_factor", 0..0, "must be a number ≥ 0");
         }
@@ -444,16 +448,13 @@ impl Config {
             if v == "private" {
                 allow_private.all = true;
             } else {
-                let net = v
-                    .parse::<IpNet>()
-                    .or_else(|_| v.parse::<IpAddr>().map(IpNet::from))
-                    .or_else(|e| {
-                        cx.err(
-                            "allow_private",
-                            c.span(),
-                            format!("{v:?} is not a CIDR such as \"10.0.0.0/8\" or \"private\" ({e})"),
-                        )
-                    })?;
+                let net = v.parse::<IpNet>().or_else(|_| v.parse::<IpAddr>().map(IpNet::from)).or_else(|e| {
+                    cx.err(
+                        "allow_private",
+                        c.span(),
+                        format!("{v:?} is not a CIDR such as \"10.0.0.0/8\" or \"private\" ({e})"),
+                    )
+                })?;
                 allow_private.cidrs.push(net);
             }
         }
@@ -463,24 +464,21 @@ impl Config {
             resolve.insert((host, port), addr);
         }
         let mut extra_roots = Vec::new();
-        let ca = raw.ca_file.get_ref().trim();
-        if !ca.is_empty() {
+        let ca_path = Path::new(file)
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .join(raw.ca_file.get_ref().trim());
+        let ca = ca_path.to_str().unwrap_or_default();
+        if !raw.ca_file.get_ref().trim().is_empty() {
             use rustls::pki_types::pem::PemObject;
             let certs = rustls::pki_types::CertificateDer::pem_file_iter(ca)
                 .and_then(|it| it.collect::<Result<Vec<_>, _>>())
                 .or_else(|e| {
-                    cx.err(
-                        "ca_file",
-                        raw.ca_file.span(),
-                        format!("cannot read PEM certificates from {ca:?}: {e}"),
-                    )
+                    cx.err("ca_file", raw.ca_file.span(), format!("cannot read PEM certificates from {ca:?}: {e}"))
                 })?;
             if certs.is_empty() {
-                return cx.err(
-                    "ca_file",
-                    raw.ca_file.span(),
-                    format!("{ca:?} holds no PEM certificate"),
-                );
+                return cx.err("ca_file", raw.ca_file.span(), format!("{ca:?} holds no PEM certificate"));
             }
             extra_roots = certs;
         }
@@ -507,9 +505,17 @@ impl Config {
             state_dir: PathBuf::from(&raw.state_dir),
             warc_prefix: raw.warc_prefix.clone(),
             max_file_size,
+            warc_idle_close: cx.duration("warc_idle_close", &raw.warc_idle_close)?,
             compression_level: level,
             operator: raw.operator.clone(),
             contact_url: raw.contact_url.clone(),
+            from: if raw.contact_email.trim().is_empty() {
+                raw.contact_url.trim().to_string()
+            } else {
+                raw.contact_email.trim().to_string()
+            },
+            crawl_name: raw.crawl_name.clone(),
+            description: raw.description.clone(),
             user_agent,
             workers: workers as usize,
             max_hops: raw.max_hops as usize,
@@ -535,6 +541,14 @@ impl Config {
     pub fn defaults() -> Config {
         let raw: RawConfig = toml::from_str("").expect("empty TOML parses");
         Config::from_raw(&raw, "<defaults>", "").expect("defaults are valid")
+    }
+
+    /// A warning when the file has no seeds (for `run` and `check-config`; `crawl` takes its seeds
+    /// from the command line).
+    pub fn seed_warning(&self) -> Option<String> {
+        self.seeds
+            .is_empty()
+            .then(|| "no [[seeds]] in the configuration: `harvestd run` has nothing to crawl".to_string())
     }
 
     /// Warnings an operator should see at start (and from `check-config`).
@@ -569,9 +583,7 @@ pub fn parse_resolve(s: &str) -> Result<(String, u16, IpAddr), String> {
     };
     let port: u16 = port.parse().map_err(|_| format!("{s:?}: {port:?} is not a port"))?;
     let addr = addr.trim_start_matches('[').trim_end_matches(']');
-    let addr: IpAddr = addr
-        .parse()
-        .map_err(|_| format!("{s:?}: {addr:?} is not an IP address"))?;
+    let addr: IpAddr = addr.parse().map_err(|_| format!("{s:?}: {addr:?} is not an IP address"))?;
     Ok((host.to_ascii_lowercase(), port, addr))
 }
 
@@ -592,15 +604,24 @@ impl RawConfig {
     /// Parses TOML `text` of the file named `file`; a syntax or unknown-key error names the line.
     pub fn parse(text: &str, file: &str) -> Result<RawConfig, ConfigError> {
         toml::from_str::<RawConfig>(text).map_err(|e| {
-            let line = e
-                .span()
-                .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
-            ConfigError {
-                file: file.to_string(),
-                line,
-                key: None,
-                message: e.message().trim().to_string(),
+            let at = e.span().map(|s| s.start.min(text.len()));
+            let line = at.map(|a| text[..a].matches('\n').count() + 1);
+            let line_text = line.and_then(|l| text.lines().nth(l - 1)).unwrap_or("").trim();
+            let column = at.map(|a| a - text[..a].rfind('\n').map(|i| i + 1).unwrap_or(0) + 1);
+            // The key whose value is at fault, when the line is `key = value`.
+            let key = line_text
+                .split_once('=')
+                .map(|(k, _)| k.trim())
+                .filter(|k| !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c)))
+                .map(str::to_string);
+            let mut message = e.message().trim().to_string();
+            if let Some(c) = column {
+                message = format!("column {c}: {message}");
             }
+            if !line_text.is_empty() {
+                message = format!("{message} (in `{line_text}`)");
+            }
+            ConfigError { file: file.to_string(), line, key, message }
         })
     }
 }
@@ -642,6 +663,13 @@ mod tests {
     }
 
     #[test]
+    fn type_error_names_key_and_line() {
+        let e = parse("max_hops = 3\nworkers = \"16\"\n").unwrap_err();
+        assert_eq!((e.key.as_deref(), e.line), (Some("workers"), Some(2)), "{e}");
+        assert!(e.to_string().contains("workers = \"16\""), "{e}");
+    }
+
+    #[test]
     fn syntax_error_names_line() {
         let e = parse("workers = 2\nmax_hops = = 3\n").unwrap_err();
         assert_eq!(e.line, Some(2), "{e}");
@@ -663,19 +691,29 @@ mod tests {
             .unwrap();
         assert!(c.allow_private.all);
         assert_eq!(c.allow_private.cidrs.len(), 1);
-        assert_eq!(
-            c.resolve.get(&("example.com".into(), 443)),
-            Some(&"127.0.0.1".parse().unwrap())
-        );
+        assert_eq!(c.resolve.get(&("example.com".into(), 443)), Some(&"127.0.0.1".parse().unwrap()));
         let e = parse("allow_private = [\"10.0.0.0/33\"]\n").unwrap_err();
         assert_eq!(e.key.as_deref(), Some("allow_private"));
     }
 
     #[test]
+    fn no_seeds_warns() {
+        assert!(parse("").unwrap().seed_warning().is_some());
+        assert!(parse("[[seeds]]\nurl = \"http://a.example/\"\n").unwrap().seed_warning().is_none());
+    }
+
+    #[test]
+    fn contact_email_goes_to_from() {
+        let c = parse("contact_url = \"https://a.example/crawl\"\ncontact_email = \"archive@a.example\"\n").unwrap();
+        assert_eq!(c.from, "archive@a.example");
+        assert_eq!(parse("contact_url = \"https://a.example/crawl\"\n").unwrap().from, "https://a.example/crawl");
+    }
+
+    #[test]
     fn empty_contact_url_warns() {
-        assert_eq!(parse("").unwrap().warnings().len(), 1);
+        assert!(parse("").unwrap().warnings().iter().any(|w| w.starts_with("contact_url is empty")));
         let c = parse("contact_url = \"https://archive.example/crawl\"\n").unwrap();
-        assert!(c.warnings().is_empty());
+        assert!(!c.warnings().iter().any(|w| w.starts_with("contact_url")));
         assert!(c.user_agent.contains("+https://archive.example/crawl"));
     }
 }

@@ -63,25 +63,35 @@ pub struct Summary {
     pub remaining: u64,
     /// WARC files closed in this run.
     pub files: Vec<String>,
+    /// URLs already finished in the state directory before this run.
+    pub already_done: u64,
+    /// Why the crawl stopped early, when it failed (the WARC writer failed).
+    pub failure: Option<String>,
 }
 
 impl std::fmt::Display for Summary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = |k: u64, what: &str| format!("{k} {what}{}", if k == 1 { "" } else { "s" });
         write!(
             f,
-            "{} URLs ({} fetched, {} failed or excluded), {} records, {} bytes, {:.1} seconds{}",
-            self.urls,
+            "{} ({} fetched, {} failed or excluded), {}, {}, {:.1} seconds",
+            n(self.urls, "URL"),
             self.fetched,
             self.urls - self.fetched,
-            self.records,
-            self.bytes,
+            n(self.records, "record"),
+            n(self.bytes, "byte"),
             self.seconds,
-            if self.remaining > 0 {
-                format!(", {} URLs left for the next run", self.remaining)
-            } else {
-                String::new()
-            }
-        )
+        )?;
+        if self.already_done > 0 {
+            write!(f, "; {} already done before this run", n(self.already_done, "URL"))?;
+        }
+        if self.remaining > 0 {
+            write!(f, "; {} left for the next run", n(self.remaining, "URL"))?;
+        }
+        if let Some(why) = &self.failure {
+            write!(f, "; stopped early: {why}")?;
+        }
+        Ok(())
     }
 }
 
@@ -91,6 +101,14 @@ pub enum StartError {
     /// The state directory cannot be used.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+    /// The WARC directory cannot be created or written.
+    #[error("the WARC directory {dir} cannot be used: {cause}")]
+    WarcDir {
+        /// The directory.
+        dir: String,
+        /// What is wrong.
+        cause: String,
+    },
     /// Recovering the WARC directory failed.
     #[error("recovering the WARC directory {dir}: {cause}")]
     Recovery {
@@ -107,6 +125,18 @@ pub enum StartError {
         /// The refusal, naming the switch.
         cause: FetchError,
     },
+}
+
+/// Creates `dir` if needed and checks that files can be created in it.
+fn check_warc_dir(dir: &std::path::Path) -> Result<(), String> {
+    if dir.exists() && !dir.is_dir() {
+        return Err("it exists and is not a directory".into());
+    }
+    std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    let probe = dir.join(format!(".harvestd-write-test-{}", std::process::id()));
+    std::fs::write(&probe, b"").map_err(|e| format!("cannot create a file in it: {e}"))?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
 }
 
 /// What the commit task needs to finish a URL.
@@ -151,40 +181,35 @@ pub async fn run(
     for w in config.warnings() {
         warn!("{w}");
     }
-    // 1. Recover WARC files a crash left open, before anything writes.
+    // 1. Open (and lock) the state directory, then check the WARC directory can be written.
+    let (state_dir, cache) = (config.state_dir.clone(), config.state_cache);
+    let store = tokio::task::spawn_blocking(move || Store::open(&state_dir, cache)).await.expect("open task")?;
+    let warc_dir = config.warc_dir.clone();
+    tokio::task::spawn_blocking(move || check_warc_dir(&warc_dir))
+        .await
+        .expect("check task")
+        .map_err(|cause| StartError::WarcDir { dir: config.warc_dir.display().to_string(), cause })?;
+    // 2. Recover WARC files a crash left open (not those another live crawl holds locked).
     let warc_dir = config.warc_dir.clone();
     let recovered = tokio::task::spawn_blocking(move || recover::recover_dir(&warc_dir))
         .await
         .expect("recovery task")
-        .map_err(|cause| StartError::Recovery {
-            dir: config.warc_dir.display().to_string(),
-            cause,
-        })?;
+        .map_err(|cause| StartError::Recovery { dir: config.warc_dir.display().to_string(), cause })?;
     for r in &recovered {
         info!(file = %r.path.display(), kept = r.kept, cut = r.cut, captures = r.captures, "WARC file recovered");
     }
-    // 2. Open the state and return leases left by a crash.
-    let (state_dir, cache) = (config.state_dir.clone(), config.state_cache);
-    let store = tokio::task::spawn_blocking(move || Store::open(&state_dir, cache))
-        .await
-        .expect("open task")?;
+    // Leases left by a crash go back to their queues.
     let frontier = Frontier::open(store.clone(), clock.clone())?;
     let returned = frontier.recover_leases()?;
     if returned > 0 {
-        info!(
-            leases = returned,
-            "leased URLs from an interrupted run returned to their queues"
-        );
+        info!(leases = returned, "leased URLs from an interrupted run returned to their queues");
     }
     let fetcher = Fetcher::new(FetchSettings::from_config(&config));
     // 3. Seeds: refuse at start a seed the destination policy would refuse.
     for s in &seeds {
         match fetcher.resolve(&s.url).await {
             Err(e @ FetchError::Refused { .. }) => {
-                return Err(StartError::SeedRefused {
-                    seed: s.url.to_string(),
-                    cause: e,
-                });
+                return Err(StartError::SeedRefused { seed: s.url.to_string(), cause: e });
             }
             Err(e) => warn!(seed = %s.url, cause = %e, "seed does not resolve now; its outcome will be recorded"),
             Ok(_) => {}
@@ -195,12 +220,7 @@ pub async fn run(
         .map(|s| NewUri {
             seen_key: seen_key(&s.url),
             host: host_key(&s.url),
-            uri: CrawlUri {
-                url: s.url.to_string(),
-                hops: String::new(),
-                via: None,
-                seed: s.url.to_string(),
-            },
+            uri: CrawlUri { url: s.url.to_string(), hops: String::new(), via: None, seed: s.url.to_string() },
         })
         .collect();
     let added = frontier.add(&seed_uris)?;
@@ -208,18 +228,10 @@ pub async fn run(
     all_seeds.extend(stored_seeds(&store)?);
     let scope = Scope::new(all_seeds, config.max_hops, config.exclude.clone());
     let before = frontier.counts();
-    info!(
-        seeds = seeds.len(),
-        new = added,
-        queued = before.queued,
-        "crawl starting"
-    );
+    info!(seeds = seeds.len(), new = added, queued = before.queued, "crawl starting");
 
     // 4. The WARC writer thread and the commit task.
-    let first_serial = store
-        .last_serial()?
-        .max(writer::highest_serial_in(&config.warc_dir, &config.warc_prefix))
-        + 1;
+    let first_serial = store.last_serial()?.max(writer::highest_serial_in(&config.warc_dir, &config.warc_prefix)) + 1;
     let (job_tx, job_rx) = mpsc::channel::<writer::Job<Pending>>(64);
     let (event_tx, event_rx) = mpsc::unbounded_channel();
     let (direct_tx, direct_rx) = mpsc::unbounded_channel::<Pending>();
@@ -246,7 +258,8 @@ pub async fn run(
         robots: Mutex::new(HashMap::new()),
     });
     let (stop_tx, stop_rx) = watch::channel(false);
-    let commit = tokio::spawn(commit_task(shared.clone(), event_rx, direct_rx, stop_tx.clone()));
+    let failure = Arc::new(Mutex::new(None));
+    let commit = tokio::spawn(commit_task(shared.clone(), event_rx, direct_rx, stop_tx.clone(), failure.clone()));
 
     // 5. Workers.
     let mut workers = Vec::new();
@@ -275,15 +288,10 @@ pub async fn run(
         let _ = w.await;
     }
     // Every job sender is gone: the writer closes its file and ends; then the commit task drains.
-    let files = tokio::task::spawn_blocking(move || writer_handle.join().unwrap_or_default())
-        .await
-        .unwrap_or_default();
+    let files = tokio::task::spawn_blocking(move || writer_handle.join().unwrap_or_default()).await.unwrap_or_default();
     let _ = commit.await;
     let flush_store = store.clone();
-    if let Err(e) = tokio::task::spawn_blocking(move || flush_store.flush())
-        .await
-        .expect("flush task")
-    {
+    if let Err(e) = tokio::task::spawn_blocking(move || flush_store.flush()).await.expect("flush task") {
         warn!(cause = %e, "flushing the state directory failed");
     }
     let after = frontier.counts();
@@ -295,6 +303,8 @@ pub async fn run(
         seconds: started.elapsed().as_secs_f64(),
         remaining: after.queued + after.leased,
         files,
+        already_done: before.fetched + before.failed,
+        failure: failure.lock().ok().and_then(|f| f.clone()),
     })
 }
 
@@ -314,19 +324,15 @@ fn stored_seeds(store: &Store) -> Result<Vec<Seed>, crate::store::StoreError> {
 fn writer_settings(c: &Config) -> writer::WriterSettings {
     let hostname = writer::hostname();
     let mut info = vec![
-        (
-            "software".to_string(),
-            format!("harvestd/{}", env!("CARGO_PKG_VERSION")),
-        ),
+        ("software".to_string(), format!("harvestd/{}", env!("CARGO_PKG_VERSION"))),
         ("format".into(), "WARC File Format 1.1".into()),
-        (
-            "conformsTo".into(),
-            "http://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/".into(),
-        ),
+        ("conformsTo".into(), "http://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/".into()),
         ("hostname".into(), hostname.clone()),
     ];
-    if !c.operator.is_empty() {
-        info.push(("operator".into(), c.operator.clone()));
+    for (k, v) in [("operator", &c.operator), ("isPartOf", &c.crawl_name), ("description", &c.description)] {
+        if !v.trim().is_empty() {
+            info.push((k.to_string(), v.trim().to_string()));
+        }
     }
     info.push((
         "robots".into(),
@@ -336,8 +342,8 @@ fn writer_settings(c: &Config) -> writer::WriterSettings {
         },
     ));
     info.push(("http-header-user-agent".into(), c.user_agent.clone()));
-    if !c.contact_url.is_empty() {
-        info.push(("http-header-from".into(), c.contact_url.clone()));
+    if !c.from.is_empty() {
+        info.push(("http-header-from".into(), c.from.clone()));
     }
     writer::WriterSettings {
         dir: c.warc_dir.clone(),
@@ -346,6 +352,7 @@ fn writer_settings(c: &Config) -> writer::WriterSettings {
         max_file_size: c.max_file_size,
         compression_level: c.compression_level,
         group_commit: c.group_commit,
+        idle_close: c.warc_idle_close,
         warcinfo: info,
     }
 }
@@ -356,6 +363,7 @@ async fn commit_task(
     mut events: mpsc::UnboundedReceiver<writer::WriterEvent<Pending>>,
     mut direct: mpsc::UnboundedReceiver<Pending>,
     stop: watch::Sender<bool>,
+    failure: Arc<Mutex<Option<String>>>,
 ) {
     let (mut events_open, mut direct_open) = (true, true);
     while events_open || direct_open {
@@ -369,6 +377,9 @@ async fn commit_task(
                 }
                 Some(writer::WriterEvent::Failed(msg)) => {
                     warn!(cause = %msg, "stopping the crawl: the WARC writer failed");
+                    if let Ok(mut f) = failure.lock() {
+                        f.get_or_insert(format!("WARC writing failed: {msg}"));
+                    }
                     let _ = stop.send(true);
                 }
             },
@@ -505,14 +516,8 @@ impl Shared {
             return Some(e.clone());
         }
         let key = [b"r:", auth.as_bytes()].concat();
-        let stored: RobotsEntry = self
-            .frontier
-            .store()
-            .tree
-            .get(&key)
-            .ok()
-            .flatten()
-            .and_then(|v| serde_json::from_slice(&v).ok())?;
+        let stored: RobotsEntry =
+            self.frontier.store().tree.get(&key).ok().flatten().and_then(|v| serde_json::from_slice(&v).ok())?;
         fresh(&stored).then(|| {
             self.remember_robots(auth, stored.clone());
             stored
@@ -542,15 +547,9 @@ impl Shared {
             return vec![];
         };
         let kind = scope.kind_of(&uri.seed).unwrap_or(ScopeKind::Host);
-        scope.add_seed(Seed {
-            url: target.clone(),
-            scope: kind,
-        });
+        scope.add_seed(Seed { url: target.clone(), scope: kind });
         info!(seed = %uri.seed, target = %target, "a seed redirects: its target becomes a seed");
-        vec![(
-            [b"s:", target.as_str().as_bytes()].concat(),
-            kind.name().as_bytes().to_vec(),
-        )]
+        vec![([b"s:", target.as_str().as_bytes()].concat(), kind.name().as_bytes().to_vec())]
     }
 
     /// The outlinks of a capture that pass scope, as URLs to queue.
@@ -559,11 +558,8 @@ impl Shared {
         let mut keys = std::collections::HashSet::new();
         for (u, hop) in links {
             let hops = format!("{}{}", parent.hops, hop);
-            let verdict = self
-                .scope
-                .read()
-                .map(|s| s.accept(&u, &hops))
-                .unwrap_or(Err(crate::scope::Rejection::OutOfScope));
+            let verdict =
+                self.scope.read().map(|s| s.accept(&u, &hops)).unwrap_or(Err(crate::scope::Rejection::OutOfScope));
             match verdict {
                 Ok(()) => {
                     let key = seen_key(&u);
@@ -636,9 +632,8 @@ async fn process(
             let max_decoded = shared.config.max_decoded_size;
             let ex = Arc::new(ex);
             let ex2 = ex.clone();
-            let links = tokio::task::spawn_blocking(move || extract::outlinks(&ex2, max_decoded))
-                .await
-                .unwrap_or_default();
+            let links =
+                tokio::task::spawn_blocking(move || extract::outlinks(&ex2, max_decoded)).await.unwrap_or_default();
             let extra = shared.follow_seed_redirect(&lease.uri, &links);
             let outlinks = shared.scoped_outlinks(&lease.uri, links);
             let status = ex.status().unwrap_or(0);
@@ -709,15 +704,7 @@ async fn send_capture(
         outlinks,
         extra,
     };
-    if jobs
-        .send(writer::Job {
-            records: recs.records,
-            primary: recs.primary,
-            payload: pending,
-        })
-        .await
-        .is_err()
-    {
+    if jobs.send(writer::Job { records: recs.records, primary: recs.primary, payload: pending }).await.is_err() {
         warn!(url = %ex.url, "the WARC writer has stopped; this capture is dropped and will be fetched again");
     }
 }
@@ -742,32 +729,14 @@ async fn fetch_robots(
         }
         Err(e) => robots::interpret(None, b"", &e.to_string()),
     };
-    let entry = RobotsEntry {
-        fetched_ms: shared.clock.now_ms(),
-        rules,
-    };
+    let entry = RobotsEntry { fetched_ms: shared.clock.now_ms(), rules };
     shared.remember_robots(auth, entry.clone());
     let extra = vec![([b"r:", auth.as_bytes()].concat(), encode(&entry))];
-    let uri = CrawlUri {
-        url: rurl.to_string(),
-        hops: "P".into(),
-        via: Some(url.to_string()),
-        seed: url.to_string(),
-    };
+    let uri = CrawlUri { url: rurl.to_string(), hops: "P".into(), via: Some(url.to_string()), seed: url.to_string() };
     match result {
         Ok(ex) => {
             let status = ex.status().unwrap_or(0);
-            send_capture(
-                jobs,
-                &ex,
-                seen_key(&rurl),
-                false,
-                uri,
-                Outcome::Fetched(status),
-                vec![],
-                extra,
-            )
-            .await;
+            send_capture(jobs, &ex, seen_key(&rurl), false, uri, Outcome::Fetched(status), vec![], extra).await;
         }
         Err(e) => {
             let _ = direct.send(Pending {

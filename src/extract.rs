@@ -29,19 +29,13 @@ pub type Hop = char;
 /// do not decode (we only ask for gzip).
 pub fn decoded_body(ex: &Exchange, cap: u64) -> Option<Vec<u8>> {
     let payload = ex.payload();
-    let coding = ex
-        .framed()
-        .and_then(|f| f.header("content-encoding"))
-        .unwrap_or_default()
-        .to_ascii_lowercase();
+    let coding = ex.framed().and_then(|f| f.header("content-encoding")).unwrap_or_default().to_ascii_lowercase();
     match coding.as_str() {
         "" | "identity" => Some(payload.into_iter().take(cap as usize).collect()),
         "gzip" | "x-gzip" => {
             let mut out = Vec::new();
             // A truncated or corrupt stream yields what decoded before the error.
-            let _ = flate2::read::MultiGzDecoder::new(&payload[..])
-                .take(cap)
-                .read_to_end(&mut out);
+            let _ = flate2::read::MultiGzDecoder::new(&payload[..]).take(cap).read_to_end(&mut out);
             Some(out)
         }
         _ => None,
@@ -78,12 +72,7 @@ pub fn outlinks(ex: &Exchange, max_decoded: u64) -> Vec<(Url, Hop)> {
         out.extend(html_links_in(&body, &ex.url, encoding));
     } else {
         let text = String::from_utf8_lossy(&body);
-        out.extend(
-            css_urls(&text)
-                .into_iter()
-                .filter_map(|u| ex.url.join(&u).ok())
-                .map(|u| (u, 'E')),
-        );
+        out.extend(css_urls(&text).into_iter().filter_map(|u| ex.url.join(&u).ok()).map(|u| (u, 'E')));
     }
     keep_http(out)
 }
@@ -119,9 +108,7 @@ fn link_rel_is_embed(rel: &str) -> bool {
 /// The URL of a `Refresh` header or `<meta http-equiv=refresh>` content (`5; url=/next`), if any
 /// (HTML standard §4.2.5.3, shared declarative refresh steps, simplified).
 pub fn refresh_url(content: &str) -> Option<String> {
-    let rest = content
-        .trim_start()
-        .trim_start_matches(|c: char| c.is_ascii_digit() || c == '.');
+    let rest = content.trim_start().trim_start_matches(|c: char| c.is_ascii_digit() || c == '.');
     let rest = rest.trim_start().strip_prefix([';', ',']).unwrap_or(rest).trim_start();
     let rest = match rest.get(..3) {
         Some(p) if p.eq_ignore_ascii_case("url") => {
@@ -165,11 +152,7 @@ pub fn sniff_charset(content_type: &str, body: &[u8]) -> &'static Encoding {
         let end = lower[start..].find('>').map(|e| start + e).unwrap_or(lower.len());
         if let Some(enc) = label_after(&head[start..end]) {
             // A page declaring UTF-16 in a meta tag is read as UTF-8 (HTML standard §13.2.3.2).
-            return if enc == encoding_rs::UTF_16LE || enc == encoding_rs::UTF_16BE {
-                encoding_rs::UTF_8
-            } else {
-                enc
-            };
+            return if enc == encoding_rs::UTF_16LE || enc == encoding_rs::UTF_16BE { encoding_rs::UTF_8 } else { enc };
         }
         at = end;
     }
@@ -199,8 +182,7 @@ pub fn html_links_in(body: &[u8], doc_url: &Url, encoding: &'static Encoding) ->
     let base: RefCell<Option<String>> = RefCell::new(None);
     let style: RefCell<String> = RefCell::new(String::new());
     let attr = |el: &lol_html::html_content::Element, name: &str| {
-        el.get_attribute(name)
-            .map(|v| html_escape::decode_html_entities(&v).trim().to_string())
+        el.get_attribute(name).map(|v| html_escape::decode_html_entities(&v).trim().to_string())
     };
     {
         let mut rewriter = HtmlRewriter::new(
@@ -228,12 +210,7 @@ pub fn html_links_in(body: &[u8], doc_url: &Url, encoding: &'static Encoding) ->
                     // data-* attributes until a script swaps it in.
                     element!("[data-src], [data-lazy-src], [data-srcset], [data-lazy-srcset]", |el| {
                         let mut f = found.borrow_mut();
-                        f.extend(
-                            ["data-src", "data-lazy-src"]
-                                .iter()
-                                .filter_map(|a| attr(el, a))
-                                .map(|v| (v, 'E')),
-                        );
+                        f.extend(["data-src", "data-lazy-src"].iter().filter_map(|a| attr(el, a)).map(|v| (v, 'E')));
                         for a in ["data-srcset", "data-lazy-srcset"] {
                             if let Some(s) = attr(el, a) {
                                 f.extend(srcset_urls(&s).into_iter().map(|v| (v, 'E')));
@@ -241,13 +218,10 @@ pub fn html_links_in(body: &[u8], doc_url: &Url, encoding: &'static Encoding) ->
                         }
                         Ok(())
                     }),
-                    element!(
-                        "body[background], table[background], td[background], th[background]",
-                        |el| {
-                            found.borrow_mut().extend(attr(el, "background").map(|v| (v, 'E')));
-                            Ok(())
-                        }
-                    ),
+                    element!("body[background], table[background], td[background], th[background]", |el| {
+                        found.borrow_mut().extend(attr(el, "background").map(|v| (v, 'E')));
+                        Ok(())
+                    }),
                     element!("link[imagesrcset]", |el| {
                         let s = attr(el, "imagesrcset").unwrap_or_default();
                         found.borrow_mut().extend(srcset_urls(&s).into_iter().map(|v| (v, 'E')));
@@ -278,11 +252,7 @@ pub fn html_links_in(body: &[u8], doc_url: &Url, encoding: &'static Encoding) ->
                         Ok(())
                     }),
                     element!("link[href]", |el| {
-                        let hop = if link_rel_is_embed(&attr(el, "rel").unwrap_or_default()) {
-                            'E'
-                        } else {
-                            'L'
-                        };
+                        let hop = if link_rel_is_embed(&attr(el, "rel").unwrap_or_default()) { 'E' } else { 'L' };
                         found.borrow_mut().extend(attr(el, "href").map(|v| (v, hop)));
                         Ok(())
                     }),
@@ -317,17 +287,10 @@ pub fn html_links_in(body: &[u8], doc_url: &Url, encoding: &'static Encoding) ->
             opts.encoding_override(Some(encode)).parse(v).ok()
         }
     };
-    let base_url = base
-        .into_inner()
-        .and_then(|b| join(doc_url, &b))
-        .unwrap_or_else(|| doc_url.clone());
+    let base_url = base.into_inner().and_then(|b| join(doc_url, &b)).unwrap_or_else(|| doc_url.clone());
     let mut links = found.into_inner();
     links.extend(css_urls(&style.into_inner()).into_iter().map(|u| (u, 'E')));
-    links
-        .into_iter()
-        .filter(|(v, _)| !v.is_empty())
-        .filter_map(|(v, h)| join(&base_url, &v).map(|u| (u, h)))
-        .collect()
+    links.into_iter().filter(|(v, _)| !v.is_empty()).filter_map(|(v, h)| join(&base_url, &v).map(|u| (u, h))).collect()
 }
 
 /// Image candidate URLs of a `srcset` value, by the HTML standard's parsing algorithm (§4.8.4.3.10):
@@ -471,10 +434,7 @@ mod tests {
 
     fn links(html: &str) -> Vec<(String, Hop)> {
         let base = Url::parse("http://example.com/dir/page.html").unwrap();
-        html_links(html.as_bytes(), &base)
-            .into_iter()
-            .map(|(u, h)| (u.to_string(), h))
-            .collect()
+        html_links(html.as_bytes(), &base).into_iter().map(|(u, h)| (u.to_string(), h)).collect()
     }
 
     macro_rules! html_cases {
@@ -558,10 +518,7 @@ mod tests {
     #[test]
     fn refresh_header_values() {
         assert_eq!(refresh_url("5; url=/next").as_deref(), Some("/next"));
-        assert_eq!(
-            refresh_url("0;URL=\"http://a.example/x\"").as_deref(),
-            Some("http://a.example/x")
-        );
+        assert_eq!(refresh_url("0;URL=\"http://a.example/x\"").as_deref(), Some("http://a.example/x"));
         assert_eq!(refresh_url("3, /plain").as_deref(), Some("/plain"));
         assert_eq!(refresh_url("10").as_deref(), None);
     }
@@ -569,16 +526,10 @@ mod tests {
     #[test]
     fn non_http_links_are_dropped() {
         let ex_links = keep_http(
-            [
-                "mailto:a@b.c",
-                "tel:+1",
-                "javascript:void(0)",
-                "data:text/plain,hi",
-                "http://ok.example/#frag",
-            ]
-            .iter()
-            .map(|s| (Url::parse(s).unwrap(), 'L'))
-            .collect(),
+            ["mailto:a@b.c", "tel:+1", "javascript:void(0)", "data:text/plain,hi", "http://ok.example/#frag"]
+                .iter()
+                .map(|s| (Url::parse(s).unwrap(), 'L'))
+                .collect(),
         );
         assert_eq!(ex_links, vec![(Url::parse("http://ok.example/").unwrap(), 'L')]);
     }

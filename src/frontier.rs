@@ -279,13 +279,7 @@ impl Txn<'_> {
             self.counts.seq
         });
         self.batch.insert(k_queue(&n.host, seq), encode(&n.uri));
-        self.batch.insert(
-            k_url(&n.seen_key),
-            encode(&UrlRecord {
-                v: 1,
-                state: UrlState::Queued,
-            }),
-        );
+        self.batch.insert(k_url(&n.seen_key), encode(&UrlRecord { v: 1, state: UrlState::Queued }));
         self.counts.queued += 1;
         let h = self.host(&n.host)?;
         h.queued += 1;
@@ -312,11 +306,7 @@ impl Frontier {
             Some(v) => decode(COUNTS_KEY, &v)?,
             None => Counts::default(),
         };
-        Ok(Frontier {
-            store,
-            clock,
-            inner: Arc::new(Mutex::new(counts)),
-        })
+        Ok(Frontier { store, clock, inner: Arc::new(Mutex::new(counts)) })
     }
 
     /// The store underneath.
@@ -429,12 +419,7 @@ impl Frontier {
                 key: String::from_utf8_lossy(&qkey).to_string(),
                 cause: e.to_string(),
             })?;
-            let lease = Lease {
-                seen_key: crate::canon::seen_key(&url),
-                host: host.clone(),
-                seq,
-                uri,
-            };
+            let lease = Lease { seen_key: crate::canon::seen_key(&url), host: host.clone(), seq, uri };
             t.batch.remove(&qkey[..]);
             t.batch.insert(k_lease(&lease.seen_key), encode(&lease));
             let h = t.host(&host)?;
@@ -488,15 +473,7 @@ impl Frontier {
     /// counters, and extra key/value pairs (e.g. a robots cache entry). Returns how many outlinks
     /// were new.
     pub fn finish(&self, c: Completion<'_>) -> Result<usize, StoreError> {
-        let Completion {
-            seen_key,
-            leased,
-            result,
-            outlinks,
-            extra,
-            records,
-            bytes,
-        } = c;
+        let Completion { seen_key, leased, result, outlinks, extra, records, bytes } = c;
         let mut inner = self.lock();
         let mut t = self.txn(*inner);
         if leased {
@@ -511,13 +488,7 @@ impl Frontier {
         t.counts.records += records;
         t.counts.bytes += bytes;
         t.seen.insert(seen_key.to_string());
-        t.batch.insert(
-            k_url(seen_key),
-            encode(&UrlRecord {
-                v: 1,
-                state: UrlState::Finished(Box::new(result)),
-            }),
-        );
+        t.batch.insert(k_url(seen_key), encode(&UrlRecord { v: 1, state: UrlState::Finished(Box::new(result)) }));
         let mut added = 0;
         for n in outlinks {
             if t.enqueue(n, None)? {
@@ -543,10 +514,9 @@ impl Frontier {
             Err(e) => Some(Err(e.into())),
             Ok((k, v)) => match decode::<UrlRecord>(&k, &v) {
                 Err(e) => Some(Err(e)),
-                Ok(UrlRecord {
-                    state: UrlState::Finished(f),
-                    ..
-                }) => Some(Ok((String::from_utf8_lossy(&k[2..]).to_string(), *f))),
+                Ok(UrlRecord { state: UrlState::Finished(f), .. }) => {
+                    Some(Ok((String::from_utf8_lossy(&k[2..]).to_string(), *f)))
+                }
                 Ok(_) => None,
             },
         })
@@ -555,13 +525,7 @@ impl Frontier {
     /// The stored state of `host`.
     pub fn host_state(&self, host: &str) -> Result<HostState, StoreError> {
         let k = k_host(host);
-        Ok(self
-            .store
-            .tree
-            .get(&k)?
-            .map(|v| decode(&k, &v))
-            .transpose()?
-            .unwrap_or_default())
+        Ok(self.store.tree.get(&k)?.map(|v| decode(&k, &v)).transpose()?.unwrap_or_default())
     }
 }
 
@@ -575,12 +539,7 @@ mod tests {
         NewUri {
             seen_key: crate::canon::seen_key(&u),
             host: crate::canon::host_key(&u),
-            uri: CrawlUri {
-                url: url.into(),
-                hops: String::new(),
-                via: None,
-                seed: url.into(),
-            },
+            uri: CrawlUri { url: url.into(), hops: String::new(), via: None, seed: url.into() },
         }
     }
 
@@ -613,12 +572,7 @@ mod tests {
     #[test]
     fn one_lease_per_host_and_delay_after_release() {
         let (_d, f, clock) = setup();
-        f.add(&[
-            new_uri("http://a.example/1"),
-            new_uri("http://a.example/2"),
-            new_uri("http://b.example/1"),
-        ])
-        .unwrap();
+        f.add(&[new_uri("http://a.example/1"), new_uri("http://a.example/2"), new_uri("http://b.example/1")]).unwrap();
         let l1 = lease(&f);
         let l2 = lease(&f);
         assert_ne!(l1.host, l2.host, "two leases on one host");
@@ -687,11 +641,7 @@ mod tests {
     #[test]
     fn seen_urls_are_not_queued_twice() {
         let (_d, f, _c) = setup();
-        assert_eq!(
-            f.add(&[new_uri("http://a.example/x"), new_uri("http://A.example:80/x#f")])
-                .unwrap(),
-            1
-        );
+        assert_eq!(f.add(&[new_uri("http://a.example/x"), new_uri("http://A.example:80/x#f")]).unwrap(), 1);
         let l = lease(&f);
         f.release_host(&l.host, None).unwrap();
         let n = f
@@ -715,8 +665,7 @@ mod tests {
         let clock = Arc::new(ManualClock::new(5_000));
         {
             let f = Frontier::open(Store::open(dir.path(), 1 << 20).unwrap(), clock.clone()).unwrap();
-            f.add(&[new_uri("http://a.example/1"), new_uri("http://a.example/2")])
-                .unwrap();
+            f.add(&[new_uri("http://a.example/1"), new_uri("http://a.example/2")]).unwrap();
             let _l = lease(&f);
             f.store().flush().unwrap();
         } // "crash": the lease is never finished
@@ -725,11 +674,7 @@ mod tests {
         assert_eq!(f.recover_leases().unwrap(), 1);
         assert_eq!(f.counts().leased, 0);
         assert_eq!(f.counts().queued, 2);
-        assert_eq!(
-            lease(&f).uri.url,
-            "http://a.example/1",
-            "the returned URL keeps its place"
-        );
+        assert_eq!(lease(&f).uri.url, "http://a.example/1", "the returned URL keeps its place");
     }
 
     #[test]

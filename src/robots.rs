@@ -53,13 +53,7 @@ pub fn prepare(body: &[u8]) -> String {
     let body = &body[..body.len().min(MAX_ROBOTS_BYTES)];
     let text = String::from_utf8_lossy(body);
     text.split_inclusive('\n')
-        .map(|l| {
-            if l.len() > MAX_LINE {
-                &l[..l.floor_char_boundary(MAX_LINE)]
-            } else {
-                l
-            }
-        })
+        .map(|l| if l.len() > MAX_LINE { &l[..l.floor_char_boundary(MAX_LINE)] } else { l })
         .collect()
 }
 

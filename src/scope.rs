@@ -74,11 +74,7 @@ fn strip_www(h: &str) -> &str {
 impl Scope {
     /// Scope over `seeds` with `max_hops` and exclusion regexes.
     pub fn new(seeds: Vec<Seed>, max_hops: usize, exclude: Vec<Regex>) -> Self {
-        Self {
-            seeds,
-            max_hops,
-            exclude,
-        }
+        Self { seeds, max_hops, exclude }
     }
 
     /// Adds a seed (a seed given at run time, or a seed's redirect target); a URL already a seed is
@@ -138,10 +134,7 @@ mod tests {
     use super::*;
 
     fn seed(u: &str, scope: ScopeKind) -> Seed {
-        Seed {
-            url: Url::parse(u).unwrap(),
-            scope,
-        }
+        Seed { url: Url::parse(u).unwrap(), scope }
     }
 
     fn scope() -> Scope {

@@ -86,21 +86,13 @@ impl Store {
             .cache_capacity(cache_bytes)
             .flush_every_ms(Some(500))
             .open()
-            .map_err(|e| StoreError::Open {
-                dir: dir.display().to_string(),
-                cause: e.to_string(),
-            })?;
+            .map_err(|e| StoreError::Open { dir: dir.display().to_string(), cause: e.to_string() })?;
         let tree = db.open_tree("crawl")?;
-        let want = KeyMeta {
-            version: SEEN_KEY_VERSION,
-            options: vec![],
-        };
+        let want = KeyMeta { version: SEEN_KEY_VERSION, options: vec![] };
         match tree.get(META_KEY)? {
             Some(v) => {
-                let found: KeyMeta = serde_json::from_slice(&v).map_err(|e| StoreError::Decode {
-                    key: "m:seen_key".into(),
-                    cause: e.to_string(),
-                })?;
+                let found: KeyMeta = serde_json::from_slice(&v)
+                    .map_err(|e| StoreError::Decode { key: "m:seen_key".into(), cause: e.to_string() })?;
                 if found != want {
                     return Err(StoreError::KeyVersion {
                         dir: dir.display().to_string(),
@@ -141,10 +133,8 @@ impl Store {
 
 /// Decodes a JSON value stored under `key`.
 pub fn decode<T: serde::de::DeserializeOwned>(key: &[u8], v: &[u8]) -> Result<T, StoreError> {
-    serde_json::from_slice(v).map_err(|e| StoreError::Decode {
-        key: String::from_utf8_lossy(key).to_string(),
-        cause: e.to_string(),
-    })
+    serde_json::from_slice(v)
+        .map_err(|e| StoreError::Decode { key: String::from_utf8_lossy(key).to_string(), cause: e.to_string() })
 }
 
 /// Encodes a value as JSON for storing.
@@ -161,10 +151,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         {
             let s = Store::open(dir.path(), 1 << 20).unwrap();
-            let old = KeyMeta {
-                version: SEEN_KEY_VERSION + 1,
-                options: vec!["strip-sessionid".into()],
-            };
+            let old = KeyMeta { version: SEEN_KEY_VERSION + 1, options: vec!["strip-sessionid".into()] };
             s.tree.insert(META_KEY, encode(&old)).unwrap();
             s.flush().unwrap();
         }

@@ -128,10 +128,7 @@ mod tests {
     use super::*;
 
     fn all() -> AllowPrivate {
-        AllowPrivate {
-            all: true,
-            cidrs: vec![],
-        }
+        AllowPrivate { all: true, cidrs: vec![] }
     }
 
     macro_rules! dest_cases {

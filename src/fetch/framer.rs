@@ -84,11 +84,8 @@ pub fn frame_response(buf: &[u8], head_request: bool, eof: bool) -> Result<Frame
             continue;
         }
         let head_end = start + head_len;
-        let fields: Vec<(String, Vec<u8>)> = resp
-            .headers
-            .iter()
-            .map(|h| (h.name.to_string(), h.value.to_vec()))
-            .collect();
+        let fields: Vec<(String, Vec<u8>)> =
+            resp.headers.iter().map(|h| (h.name.to_string(), h.value.to_vec())).collect();
         return Ok(frame_body(buf, start, head_end, status, fields, head_request, eof));
     }
 }
@@ -120,10 +117,7 @@ fn frame_body(
         .iter()
         .filter(|(n, _)| n.eq_ignore_ascii_case("transfer-encoding"))
         .flat_map(|(_, v)| {
-            String::from_utf8_lossy(v)
-                .split(',')
-                .map(|s| s.trim().to_ascii_lowercase())
-                .collect::<Vec<_>>()
+            String::from_utf8_lossy(v).split(',').map(|s| s.trim().to_ascii_lowercase()).collect::<Vec<_>>()
         })
         .filter(|s| !s.is_empty())
         .collect();
@@ -140,10 +134,7 @@ fn frame_body(
         .iter()
         .filter(|(n, _)| n.eq_ignore_ascii_case("content-length"))
         .flat_map(|(_, v)| {
-            String::from_utf8_lossy(v)
-                .split(',')
-                .map(|s| s.trim().parse::<u64>().ok())
-                .collect::<Vec<_>>()
+            String::from_utf8_lossy(v).split(',').map(|s| s.trim().parse::<u64>().ok()).collect::<Vec<_>>()
         })
         .collect();
     match lengths.first() {
@@ -184,9 +175,7 @@ fn frame_chunked(buf: &[u8], f: &mut Framed) {
         };
         let line = &buf[p..le];
         let hex_len = line.iter().take_while(|b| b.is_ascii_hexdigit()).count();
-        let size = std::str::from_utf8(&line[..hex_len])
-            .ok()
-            .and_then(|s| u64::from_str_radix(s, 16).ok());
+        let size = std::str::from_utf8(&line[..hex_len]).ok().and_then(|s| u64::from_str_radix(s, 16).ok());
         let Some(size) = size else {
             // Not a chunk-size line: the framing is broken here; keep what arrived.
             f.end = buf.len();
@@ -310,13 +299,7 @@ mod tests {
 
     #[test]
     fn garbage_is_invalid() {
-        assert!(matches!(
-            frame_response(b"\x00\x01garbage\r\n\r\n", false, true),
-            Err(FrameError::Invalid(_))
-        ));
-        assert_eq!(
-            frame_response(b"HTTP/1.1 200 OK\r\nX: ", false, false),
-            Err(FrameError::Incomplete)
-        );
+        assert!(matches!(frame_response(b"\x00\x01garbage\r\n\r\n", false, true), Err(FrameError::Invalid(_))));
+        assert_eq!(frame_response(b"HTTP/1.1 200 OK\r\nX: ", false, false), Err(FrameError::Incomplete));
     }
 }

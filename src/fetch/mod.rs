@@ -160,7 +160,7 @@ impl Exchange {
 pub struct FetchSettings {
     /// `User-Agent` value.
     pub user_agent: String,
-    /// `From` value (the contact URL), omitted when empty.
+    /// `From` value (contact e-mail, else the contact URL), omitted when empty.
     pub from: String,
     /// DNS + connect + TLS timeout.
     pub connect_timeout: Duration,
@@ -185,7 +185,7 @@ impl FetchSettings {
     pub fn from_config(config: &Config) -> Self {
         Self {
             user_agent: config.user_agent.clone(),
-            from: config.contact_url.trim().to_string(),
+            from: config.from.clone(),
             connect_timeout: config.connect_timeout,
             fetch_timeout: config.fetch_timeout,
             max_record_size: config.max_record_size.min(usize::MAX as u64) as usize,
@@ -269,9 +269,7 @@ impl Fetcher {
     /// The addresses `url`'s host resolves to (after overrides), each checked against the
     /// destination policy: `Ok` with the allowed ones (in resolver order), or the first refusal.
     pub async fn resolve(&self, url: &Url) -> Result<Vec<SocketAddr>, FetchError> {
-        let port = url
-            .port_or_known_default()
-            .ok_or_else(|| FetchError::InvalidUrl(url.to_string()))?;
+        let port = url.port_or_known_default().ok_or_else(|| FetchError::InvalidUrl(url.to_string()))?;
         let addrs: Vec<SocketAddr> = match url.host() {
             None => return Err(FetchError::InvalidUrl(format!("{url}: no host"))),
             Some(url::Host::Ipv4(ip)) => vec![SocketAddr::new(IpAddr::V4(ip), port)],
@@ -291,10 +289,7 @@ impl Fetcher {
             }
         };
         if addrs.is_empty() {
-            return Err(FetchError::Dns(format!(
-                "{}: no addresses",
-                url.host_str().unwrap_or("")
-            )));
+            return Err(FetchError::Dns(format!("{}: no addresses", url.host_str().unwrap_or(""))));
         }
         let mut allowed = Vec::new();
         let mut first_refusal = None;
@@ -308,10 +303,7 @@ impl Fetcher {
         }
         if allowed.is_empty() {
             let (addr, r) = first_refusal.expect("some address was refused");
-            return Err(FetchError::Refused {
-                addr,
-                reason: r.to_string(),
-            });
+            return Err(FetchError::Refused { addr, reason: r.to_string() });
         }
         Ok(allowed)
     }
@@ -325,10 +317,7 @@ impl Fetcher {
         }
         let target = origin_form(url);
         if target.len() > 65_000 {
-            return Err(FetchError::InvalidUrl(format!(
-                "request target is {} bytes, over 65000",
-                target.len()
-            )));
+            return Err(FetchError::InvalidUrl(format!("request target is {} bytes, over 65000", target.len())));
         }
         let key = crate::canon::authority(url);
         if let Some(conn) = self.take_idle(&key) {
@@ -368,11 +357,7 @@ impl Fetcher {
         }
         let conn = self.pool().remove(key)?;
         let fresh = conn.idle_since.elapsed() < self.settings.idle_timeout;
-        let quiet = conn
-            .tape
-            .lock()
-            .map(|t| t.received.is_empty() && !t.eof)
-            .unwrap_or(false);
+        let quiet = conn.tape.lock().map(|t| t.received.is_empty() && !t.eof).unwrap_or(false);
         if fresh && quiet && conn.sender.is_ready() && !conn.task.is_finished() {
             Some(conn)
         } else {
@@ -433,11 +418,7 @@ impl Fetcher {
         };
         let _ = tcp.set_nodelay(true);
         if url.scheme() == "https" {
-            let host = url
-                .host_str()
-                .unwrap_or("")
-                .trim_start_matches('[')
-                .trim_end_matches(']');
+            let host = url.host_str().unwrap_or("").trim_start_matches('[').trim_end_matches(']');
             let name = rustls::pki_types::ServerName::try_from(host.to_string())
                 .map_err(|e| FetchError::Tls(format!("server name {host:?}: {e}")))?;
             let tls = match tokio::time::timeout_at(connect_deadline, self.tls.connect(name, tcp)).await {
@@ -465,20 +446,12 @@ impl Fetcher {
             .allow_spaces_after_header_name_in_responses(true)
             .ignore_invalid_headers_in_responses(true)
             .max_headers(1000);
-        let (sender, conn) = builder
-            .handshake::<_, Empty<Bytes>>(io)
-            .await
-            .map_err(|e| FetchError::NoResponse(e.to_string()))?;
+        let (sender, conn) =
+            builder.handshake::<_, Empty<Bytes>>(io).await.map_err(|e| FetchError::NoResponse(e.to_string()))?;
         // The connection task drives the socket; its handle is kept so a timeout or a cap really
         // closes the socket (DESIGN traps).
         let task = tokio::spawn(conn);
-        Ok(Conn {
-            sender,
-            task,
-            tape,
-            peer,
-            idle_since: Instant::now(),
-        })
+        Ok(Conn { sender, task, tape, peer, idle_since: Instant::now() })
     }
 
     /// Runs one GET exchange on `conn`, recording it. Returns the exchange and the connection when
@@ -495,17 +468,12 @@ impl Fetcher {
             .uri(target)
             .header(http::header::HOST, host_header(url))
             .header(http::header::USER_AGENT, &self.settings.user_agent)
-            .header(
-                http::header::ACCEPT,
-                "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
-            )
+            .header(http::header::ACCEPT, "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8")
             .header(http::header::ACCEPT_ENCODING, "gzip");
         if !self.settings.from.is_empty() {
             req = req.header(http::header::FROM, &self.settings.from);
         }
-        let req = req
-            .body(Empty::<Bytes>::new())
-            .map_err(|e| FetchError::InvalidUrl(format!("{url}: {e}")))?;
+        let req = req.body(Empty::<Bytes>::new()).map_err(|e| FetchError::InvalidUrl(format!("{url}: {e}")))?;
 
         enum End {
             Complete,
@@ -537,12 +505,7 @@ impl Fetcher {
         let duration = t0.elapsed();
         let (request, mut received, dropped, eof) = {
             let mut t = tape.lock().unwrap_or_else(|p| p.into_inner());
-            (
-                std::mem::take(&mut t.sent),
-                std::mem::take(&mut t.received),
-                std::mem::take(&mut t.dropped),
-                t.eof,
-            )
+            (std::mem::take(&mut t.sent), std::mem::take(&mut t.received), std::mem::take(&mut t.dropped), t.eof)
         };
         let timed_out = end.is_err();
         let (hyper_done, failure) = match end {
@@ -574,9 +537,7 @@ impl Fetcher {
                     && !f.close_delimited
                     && !f.has_surplus(received.len())
                     && received[f.start..].starts_with(b"HTTP/1.1")
-                    && !f
-                        .header("connection")
-                        .is_some_and(|c| c.to_ascii_lowercase().contains("close"));
+                    && !f.header("connection").is_some_and(|c| c.to_ascii_lowercase().contains("close"));
                 // Cut to the final message and rebase the ranges on the block.
                 let start = f.start;
                 let block = received[start..f.end].to_vec();
@@ -587,11 +548,7 @@ impl Fetcher {
                 }
                 f.start = 0;
                 if !f.complete && truncated.is_none() {
-                    truncated = Some(if timed_out {
-                        Truncation::Time
-                    } else {
-                        Truncation::Disconnect
-                    });
+                    truncated = Some(if timed_out { Truncation::Time } else { Truncation::Disconnect });
                 }
                 received = block;
                 Material::Response(Box::new(f))

@@ -33,21 +33,13 @@ pub struct Record {
 impl Record {
     /// The value of the first field named `name` (case-insensitive).
     pub fn field(&self, name: &str) -> Option<&str> {
-        self.fields
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.fields.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
     /// Inserts `WARC-Warcinfo-ID` after `WARC-Date` (the writer knows the file's warcinfo).
     pub fn set_warcinfo_id(&mut self, id: &str) {
         self.fields.retain(|(n, _)| n != "WARC-Warcinfo-ID");
-        let at = self
-            .fields
-            .iter()
-            .position(|(n, _)| n == "WARC-Date")
-            .map(|i| i + 1)
-            .unwrap_or(self.fields.len());
+        let at = self.fields.iter().position(|(n, _)| n == "WARC-Date").map(|i| i + 1).unwrap_or(self.fields.len());
         self.fields.insert(at, ("WARC-Warcinfo-ID".into(), id.into()));
     }
 
@@ -127,10 +119,7 @@ pub fn capture_records(ex: &Exchange) -> CaptureRecords {
         fields.push(("WARC-Truncated".into(), t.as_str().into()));
     }
     fields.push(("Content-Type".into(), content_type));
-    let primary = Record {
-        fields,
-        block: ex.block.clone(),
-    };
+    let primary = Record { fields, block: ex.block.clone() };
     let request = Record {
         fields: vec![
             ("WARC-Type".into(), "request".into()),
@@ -144,12 +133,7 @@ pub fn capture_records(ex: &Exchange) -> CaptureRecords {
         ],
         block: ex.request.clone(),
     };
-    CaptureRecords {
-        records: vec![primary, request],
-        primary: 0,
-        record_id: primary_id,
-        payload_digest,
-    }
+    CaptureRecords { records: vec![primary, request], primary: 0, record_id: primary_id, payload_digest }
 }
 
 /// A `warcinfo` record (WARC 1.1 §6.2) for the file `filename` (its final name), with `fields`
@@ -186,10 +170,7 @@ mod tests {
     #[test]
     fn record_serialises_with_content_length() {
         let mut r = Record {
-            fields: vec![
-                ("WARC-Type".into(), "resource".into()),
-                ("WARC-Date".into(), "d".into()),
-            ],
+            fields: vec![("WARC-Type".into(), "resource".into()), ("WARC-Date".into(), "d".into())],
             block: b"hello".to_vec(),
         };
         r.set_warcinfo_id("<urn:uuid:x>");
@@ -202,9 +183,7 @@ mod tests {
 
     #[test]
     fn warc_date_has_microseconds() {
-        let t = DateTime::parse_from_rfc3339("2026-01-24T10:00:00.123456Z")
-            .unwrap()
-            .with_timezone(&Utc);
+        let t = DateTime::parse_from_rfc3339("2026-01-24T10:00:00.123456Z").unwrap().with_timezone(&Utc);
         assert_eq!(warc_date(&t), "2026-01-24T10:00:00.123456Z");
     }
 }

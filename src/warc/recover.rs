@@ -50,12 +50,7 @@ impl MemberWalker {
     pub fn open(path: &Path) -> std::io::Result<Self> {
         let file = File::open(path)?;
         let len = file.metadata()?.len();
-        Ok(Self {
-            reader: BufReader::with_capacity(1 << 16, file),
-            pos: 0,
-            len,
-            done: false,
-        })
+        Ok(Self { reader: BufReader::with_capacity(1 << 16, file), pos: 0, len, done: false })
     }
 }
 
@@ -73,25 +68,15 @@ impl Iterator for MemberWalker {
         match (res, end) {
             (Ok(_), Ok(end)) if end > offset => {
                 self.pos = end;
-                Some(Ok(Member {
-                    offset,
-                    length: end - offset,
-                    data,
-                }))
+                Some(Ok(Member { offset, length: end - offset, data }))
             }
             (Ok(_), _) => {
                 self.done = true;
-                Some(Err(WalkError {
-                    offset,
-                    message: "empty gzip member".into(),
-                }))
+                Some(Err(WalkError { offset, message: "empty gzip member".into() }))
             }
             (Err(e), _) => {
                 self.done = true;
-                Some(Err(WalkError {
-                    offset,
-                    message: e.to_string(),
-                }))
+                Some(Err(WalkError { offset, message: e.to_string() }))
             }
         }
     }
@@ -129,12 +114,7 @@ pub fn parse_record(data: &[u8]) -> Result<RecordHead, String> {
     let fields = head
         .headers
         .iter()
-        .map(|(k, v)| {
-            (
-                k.to_string().to_ascii_lowercase(),
-                String::from_utf8_lossy(v).to_string(),
-            )
-        })
+        .map(|(k, v)| (k.to_string().to_ascii_lowercase(), String::from_utf8_lossy(v).to_string()))
         .collect();
     Ok(RecordHead {
         warc_type: get(WarcHeader::WarcType).ok_or("no WARC-Type")?,
@@ -202,8 +182,8 @@ pub fn complete_prefix(path: &Path) -> std::io::Result<(u64, u64, Option<String>
     Ok((good_end, groups, stopped))
 }
 
-/// Recovers every `*.warc.gz.open` in `dir`: cut to the last complete capture, fsync, rename to
-/// the final name, fsync the directory.
+/// Recovers every `*.warc.gz.open` in `dir` that no live process holds locked: cut to the last
+/// complete capture, fsync, rename to the final name, fsync the directory.
 pub fn recover_dir(dir: &Path) -> std::io::Result<Vec<Recovered>> {
     let mut out = Vec::new();
     let Ok(rd) = std::fs::read_dir(dir) else {
@@ -216,8 +196,13 @@ pub fn recover_dir(dir: &Path) -> std::io::Result<Vec<Recovered>> {
         .collect();
     opens.sort();
     for open in opens {
-        let (keep, captures, stopped_at) = complete_prefix(&open)?;
         let f = OpenOptions::new().write(true).open(&open)?;
+        if f.try_lock().is_err() {
+            // Locked: a live crawl (another job sharing this directory) is writing it.
+            tracing::info!(file = %open.display(), "an open WARC file is in use by another process; left alone");
+            continue;
+        }
+        let (keep, captures, stopped_at) = complete_prefix(&open)?;
         let len = f.metadata()?.len();
         f.set_len(keep)?;
         f.sync_all()?;
@@ -225,13 +210,7 @@ pub fn recover_dir(dir: &Path) -> std::io::Result<Vec<Recovered>> {
         std::fs::rename(&open, &final_path)?;
         sync_dir(dir)?;
         tracing::warn!(file = %final_path.display(), kept = keep, cut = len - keep, captures, "recovered an unclosed WARC file");
-        out.push(Recovered {
-            path: final_path,
-            kept: keep,
-            cut: len - keep,
-            captures,
-            stopped_at,
-        });
+        out.push(Recovered { path: final_path, kept: keep, cut: len - keep, captures, stopped_at });
     }
     Ok(out)
 }
@@ -252,10 +231,7 @@ mod tests {
         if let Some(c) = concurrent {
             fields.push(("WARC-Concurrent-To".into(), c.to_string()));
         }
-        Record {
-            fields,
-            block: format!("{kind} block").into_bytes(),
-        }
+        Record { fields, block: format!("{kind} block").into_bytes() }
     }
 
     /// Writes members and returns the file and the end offset after each member.
@@ -318,9 +294,6 @@ mod tests {
         assert_eq!(out.len(), 1);
         assert!(out[0].path.to_string_lossy().ends_with(".warc.gz"));
         assert_eq!(std::fs::metadata(&out[0].path).unwrap().len(), ends[2]);
-        assert_eq!(
-            MemberWalker::open(&out[0].path).unwrap().filter(|m| m.is_ok()).count(),
-            3
-        );
+        assert_eq!(MemberWalker::open(&out[0].path).unwrap().filter(|m| m.is_ok()).count(), 3);
     }
 }

@@ -5,8 +5,9 @@
 //! fsyncs by group commit — at most `group_commit` after the first unsynced capture, or after
 //! [`MAX_GROUP`] captures — then hands every capture of the synced group to the commit task as
 //! [`Durable`], with the primary record's location. Files are written as `NAME.warc.gz.open`,
-//! renamed to `NAME.warc.gz` when closed (rotation at `max_file_size`, or when the last sender drops),
-//! and the directory is fsynced after every create and rename. gzip and fsync run here, never on
+//! renamed to `NAME.warc.gz` when closed (rotation at `max_file_size`, after `idle_close` without a
+//! capture, or when the last sender drops), and the directory is fsynced after every create and
+//! rename. The open file carries an exclusive advisory lock, so recovery never touches a live file. gzip and fsync run here, never on
 //! the async runtime's workers.
 
 use std::fs::{File, OpenOptions};
@@ -83,6 +84,8 @@ pub struct WriterSettings {
     pub compression_level: u32,
     /// Longest wait between a capture's write and its fsync.
     pub group_commit: Duration,
+    /// An open file that receives no capture for this long is closed.
+    pub idle_close: Duration,
     /// The warcinfo fields (`software`, `operator`, …), written in every file.
     pub warcinfo: Vec<(String, String)>,
 }
@@ -90,10 +93,7 @@ pub struct WriterSettings {
 /// `{prefix}-{yyyyMMddHHmmssSSS}-{serial:05}-{hostname}.warc.gz` (the IIPC naming Heritrix and
 /// Zeno use).
 pub fn file_name(prefix: &str, when: &chrono::DateTime<chrono::Utc>, serial: u64, hostname: &str) -> String {
-    format!(
-        "{prefix}-{}-{serial:05}-{hostname}.warc.gz",
-        when.format("%Y%m%d%H%M%S%3f")
-    )
+    format!("{prefix}-{}-{serial:05}-{hostname}.warc.gz", when.format("%Y%m%d%H%M%S%3f"))
 }
 
 /// The serial in a file name written by [`file_name`] with `prefix` (`.open` or not), if it is one.
@@ -129,16 +129,8 @@ pub fn highest_serial_in(dir: &Path, prefix: &str) -> u64 {
 /// This machine's host name, made safe for a file name.
 pub fn hostname() -> String {
     let h = gethostname::gethostname().to_string_lossy().to_string();
-    let h: String = h
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let h: String =
+        h.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' }).collect();
     if h.is_empty() {
         "localhost".into()
     } else {
@@ -210,6 +202,18 @@ pub fn spawn<T: Send + 'static>(
             };
             loop {
                 let msg = match w.w.first_pending {
+                    // An open file idle for `idle_close` is closed, so a quiet daemon's captures
+                    // reach indexing and replay.
+                    None if w.w.current.is_some() => {
+                        let idle = w.w.s.idle_close;
+                        match rt.block_on(async { tokio::time::timeout(idle, rx.recv()).await }) {
+                            Ok(m) => m,
+                            Err(_) => {
+                                w.close_current();
+                                continue;
+                            }
+                        }
+                    }
                     None => rx.blocking_recv(),
                     Some(t) => {
                         let wait = (t + w.w.s.group_commit).saturating_duration_since(Instant::now());
@@ -255,24 +259,33 @@ impl<T> WriterLoop<T> {
     fn open_new(&mut self) -> std::io::Result<()> {
         let w = &mut self.w;
         std::fs::create_dir_all(&w.s.dir)?;
-        let serial = w.next_serial;
-        w.next_serial += 1;
-        (w.on_new_serial)(serial);
-        let name = file_name(&w.s.prefix, &chrono::Utc::now(), serial, &w.s.hostname);
-        let open_path = w.s.dir.join(format!("{name}.open"));
-        let mut file = OpenOptions::new().write(true).create_new(true).open(&open_path)?;
+        // A name another writer (another job sharing the directory) took meanwhile is skipped.
+        let (name, open_path, mut file) = loop {
+            let serial = w.next_serial;
+            w.next_serial += 1;
+            (w.on_new_serial)(serial);
+            let name = file_name(&w.s.prefix, &chrono::Utc::now(), serial, &w.s.hostname);
+            let open_path = w.s.dir.join(format!("{name}.open"));
+            let final_path = w.s.dir.join(&name);
+            if final_path.exists() {
+                continue;
+            }
+            match OpenOptions::new().write(true).create_new(true).open(&open_path) {
+                Ok(f) => break (name, open_path, f),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e),
+            }
+        };
+        // Held while the file is written: start-up recovery in another process leaves a locked
+        // `.open` file alone (it belongs to a live crawl).
+        file.try_lock().map_err(|e| std::io::Error::other(format!("locking {name}.open: {e}")))?;
         let info = warcinfo_record(&name, &w.s.warcinfo);
         let member = gzip_member(&info, w.s.compression_level);
         file.write_all(&member)?;
         w.dir_dirty = true;
         self.warcinfo_id = info.field("WARC-Record-ID").unwrap_or_default().to_string();
         tracing::info!(file = %name, "WARC file opened");
-        w.current = Some(OpenFile {
-            name,
-            open_path,
-            file,
-            len: member.len() as u64,
-        });
+        w.current = Some(OpenFile { name, open_path, file, len: member.len() as u64 });
         Ok(())
     }
 
@@ -297,11 +310,7 @@ impl<T> WriterLoop<T> {
         let mut result = Ok(());
         for (i, m) in members.iter().enumerate() {
             if i == job.primary {
-                location = Some(Location {
-                    file: cur.name.clone(),
-                    offset,
-                    length: m.len() as u64,
-                });
+                location = Some(Location { file: cur.name.clone(), offset, length: m.len() as u64 });
             }
             if let Err(e) = cur.file.write_all(m) {
                 result = Err(e);
@@ -390,18 +399,13 @@ mod tests {
 
     #[test]
     fn names_and_serials_round_trip() {
-        let t = chrono::DateTime::parse_from_rfc3339("2026-01-24T10:11:12.345Z")
-            .unwrap()
-            .with_timezone(&chrono::Utc);
+        let t = chrono::DateTime::parse_from_rfc3339("2026-01-24T10:11:12.345Z").unwrap().with_timezone(&chrono::Utc);
         let n = file_name("harvestd", &t, 7, "host-a.example");
         assert_eq!(n, "harvestd-20260124101112345-00007-host-a.example.warc.gz");
         assert_eq!(serial_of(&n, "harvestd"), Some(7));
         assert_eq!(serial_of(&format!("{n}.open"), "harvestd"), Some(7));
         assert_eq!(serial_of(&n, "other"), None);
         assert_eq!(serial_of("harvestd-2026-00001-x.warc.gz", "harvestd"), None);
-        assert_eq!(
-            serial_of("harvestd-20260124101112345-123456-x.warc.gz", "harvestd"),
-            Some(123456)
-        );
+        assert_eq!(serial_of("harvestd-20260124101112345-123456-x.warc.gz", "harvestd"), Some(123456));
     }
 }

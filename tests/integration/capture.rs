@@ -23,45 +23,22 @@ fn cases() -> Vec<Case> {
     vec![
         ("/chunked", chunked_msg.clone(), chunked_msg, z),
         ("/early", early, early_final, b"hello".to_vec()),
-        (
-            "/nocontent",
-            [&nocontent[..], b"STRAY BYTES AFTER A 204"].concat(),
-            nocontent,
-            vec![],
-        ),
-        (
-            "/overlong",
-            [&overlong[..], b"EXTRA-BYTES-PAST-THE-LENGTH"].concat(),
-            overlong,
-            b"body".to_vec(),
-        ),
+        ("/nocontent", [&nocontent[..], b"STRAY BYTES AFTER A 204"].concat(), nocontent, vec![]),
+        ("/overlong", [&overlong[..], b"EXTRA-BYTES-PAST-THE-LENGTH"].concat(), overlong, b"body".to_vec()),
     ]
 }
 
 #[test]
 fn records_hold_exactly_the_bytes_on_the_wire() {
     let cases = cases();
-    let replies: HashMap<String, Vec<u8>> = cases
-        .iter()
-        .map(|(p, sent, _, _)| (p.to_string(), sent.clone()))
-        .collect();
+    let replies: HashMap<String, Vec<u8>> = cases.iter().map(|(p, sent, _, _)| (p.to_string(), sent.clone())).collect();
     let index = "<html><body><a href=/chunked>1</a><a href=/early>2</a><a href=/nocontent>3</a><a href=/overlong>4</a></body></html>";
     let server = Server::start(
         "127.0.0.1",
         Arc::new(move |path: &str, _raw: &[u8]| match path {
-            "/" => Reply::raw(http_response(
-                200,
-                "OK",
-                &[("Content-Type", "text/html")],
-                index.as_bytes(),
-            )),
+            "/" => Reply::raw(http_response(200, "OK", &[("Content-Type", "text/html")], index.as_bytes())),
             "/robots.txt" => Reply::raw(http_response(404, "Not Found", &[], b"")),
-            p => Reply::raw(
-                replies
-                    .get(p)
-                    .cloned()
-                    .unwrap_or_else(|| http_response(404, "Not Found", &[], b"")),
-            ),
+            p => Reply::raw(replies.get(p).cloned().unwrap_or_else(|| http_response(404, "Not Found", &[], b""))),
         }),
     );
     let dir = tempfile::tempdir().unwrap();
@@ -83,16 +60,8 @@ fn records_hold_exactly_the_bytes_on_the_wire() {
             "{path}: the block is the final message as sent"
         );
         assert_eq!(&resp.block, want_block, "{path}: byte-exact");
-        assert_eq!(
-            resp.get("warc-payload-digest").unwrap(),
-            sha1_b32(want_payload),
-            "{path}: payload digest"
-        );
-        assert_eq!(
-            resp.get("warc-block-digest").unwrap(),
-            sha1_b32(want_block),
-            "{path}: block digest"
-        );
+        assert_eq!(resp.get("warc-payload-digest").unwrap(), sha1_b32(want_payload), "{path}: payload digest");
+        assert_eq!(resp.get("warc-block-digest").unwrap(), sha1_b32(want_block), "{path}: block digest");
         assert_eq!(resp.get("warc-ip-address"), Some("127.0.0.1"));
         assert!(resp.get("warc-truncated").is_none(), "{path} is complete");
         let req = recs
@@ -102,30 +71,16 @@ fn records_hold_exactly_the_bytes_on_the_wire() {
             })
             .unwrap_or_else(|| panic!("no request record for {path}"));
         let hit = hits.iter().find(|h| h.path == *path).unwrap();
-        assert_eq!(
-            req.block, hit.raw,
-            "{path}: the request record is the bytes the server received"
-        );
-        assert_eq!(
-            req.get("warc-date"),
-            resp.get("warc-date"),
-            "{path}: one WARC-Date per capture"
-        );
+        assert_eq!(req.block, hit.raw, "{path}: the request record is the bytes the server received");
+        assert_eq!(req.get("warc-date"), resp.get("warc-date"), "{path}: one WARC-Date per capture");
         let head = String::from_utf8_lossy(&req.block);
-        assert!(
-            head.starts_with(&format!("GET {path} HTTP/1.1\r\n")),
-            "origin-form request line: {head}"
-        );
+        assert!(head.starts_with(&format!("GET {path} HTTP/1.1\r\n")), "origin-form request line: {head}");
         assert!(head.contains(&format!("\r\nHost: {}\r\n", server.addr)), "{head}");
         assert!(head.contains("\r\nUser-Agent: harvestd/"), "title-case headers: {head}");
         assert!(head.contains("\r\nAccept-Encoding: gzip\r\n"), "{head}");
     }
     let conns: std::collections::HashSet<usize> = hits.iter().map(|h| h.conn).collect();
-    assert_eq!(
-        conns.len(),
-        hits.len(),
-        "one connection per exchange (keep-alive comes later)"
-    );
+    assert_eq!(conns.len(), hits.len(), "one connection per exchange (keep-alive comes later)");
     check_digests(&recs);
     check_groups(&recs);
     for f in warc_files(&warcs) {

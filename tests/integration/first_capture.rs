@@ -13,20 +13,10 @@ fn keep_alive_site() -> (Server, Arc<HashMap<String, Vec<u8>>>) {
     let mut pages: HashMap<String, Vec<u8>> = HashMap::new();
     pages.insert(
         "/robots.txt".into(),
-        http_response(
-            200,
-            "OK",
-            &[("Content-Type", "text/plain")],
-            b"User-agent: *\nAllow: /\n",
-        ),
+        http_response(200, "OK", &[("Content-Type", "text/plain")], b"User-agent: *\nAllow: /\n"),
     );
-    let index = (1..=6)
-        .map(|i| format!("<a href=\"/page/{i}\">{i}</a>"))
-        .collect::<String>();
-    pages.insert(
-        "/".into(),
-        http_response(200, "OK", &[("Content-Type", "text/html")], index.as_bytes()),
-    );
+    let index = (1..=6).map(|i| format!("<a href=\"/page/{i}\">{i}</a>")).collect::<String>();
+    pages.insert("/".into(), http_response(200, "OK", &[("Content-Type", "text/html")], index.as_bytes()));
     for i in 1..=6 {
         let body = format!("<html><body><p>page {i}</p>{}</body></html>", "x".repeat(i * 300));
         let mut resp =
@@ -35,11 +25,7 @@ fn keep_alive_site() -> (Server, Arc<HashMap<String, Vec<u8>>>) {
         resp.extend_from_slice(&chunked(body.as_bytes(), 100 + i));
         pages.insert(
             format!("/page/{i}"),
-            if i % 2 == 0 {
-                resp
-            } else {
-                http_response(200, "OK", &[("Content-Type", "text/html")], body.as_bytes())
-            },
+            if i % 2 == 0 { resp } else { http_response(200, "OK", &[("Content-Type", "text/html")], body.as_bytes()) },
         );
     }
     let pages = Arc::new(pages);
@@ -47,15 +33,8 @@ fn keep_alive_site() -> (Server, Arc<HashMap<String, Vec<u8>>>) {
     let server = Server::start(
         "127.0.0.1",
         Arc::new(move |path: &str, _: &[u8]| {
-            let bytes = p2
-                .get(path)
-                .cloned()
-                .unwrap_or_else(|| http_response(404, "Not Found", &[], b""));
-            Reply {
-                bytes,
-                delay: std::time::Duration::ZERO,
-                close: false,
-            }
+            let bytes = p2.get(path).cloned().unwrap_or_else(|| http_response(404, "Not Found", &[], b""));
+            Reply { bytes, delay: std::time::Duration::ZERO, close: false }
         }),
     );
     (server, pages)
@@ -67,27 +46,12 @@ fn keep_alive_fetches_a_host_over_one_connection_with_exact_records() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = write_config(dir.path(), "");
     let t0 = std::time::Instant::now();
-    let out = harvestd()
-        .arg("crawl")
-        .arg(server.url("/"))
-        .arg("--config")
-        .arg(&cfg)
-        .output()
-        .unwrap();
+    let out = harvestd().arg("crawl").arg(server.url("/")).arg("--config").arg(&cfg).output().unwrap();
     let on_secs = t0.elapsed().as_secs_f64();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let hits = server.hits();
-    assert_eq!(
-        hits.len(),
-        8,
-        "robots.txt, the index and six pages: {:?}",
-        server.paths()
-    );
-    assert_eq!(
-        server.conns.load(Ordering::SeqCst),
-        1,
-        "one connection for the whole host"
-    );
+    assert_eq!(hits.len(), 8, "robots.txt, the index and six pages: {:?}", server.paths());
+    assert_eq!(server.conns.load(Ordering::SeqCst), 1, "one connection for the whole host");
     let recs = read_warcs(&dir.path().join("warcs"));
     for hit in &hits {
         let uri = server.url(&hit.path);
@@ -112,13 +76,7 @@ fn keep_alive_fetches_a_host_over_one_connection_with_exact_records() {
     let dir2 = tempfile::tempdir().unwrap();
     let cfg2 = write_config(dir2.path(), "keep_alive = false\n");
     let t0 = std::time::Instant::now();
-    let out = harvestd()
-        .arg("crawl")
-        .arg(server2.url("/"))
-        .arg("--config")
-        .arg(&cfg2)
-        .output()
-        .unwrap();
+    let out = harvestd().arg("crawl").arg(server2.url("/")).arg("--config").arg(&cfg2).output().unwrap();
     let off_secs = t0.elapsed().as_secs_f64();
     assert!(out.status.success());
     assert_eq!(server2.conns.load(Ordering::SeqCst), 8);
@@ -133,31 +91,15 @@ fn stale_kept_alive_connection_is_retried_once_on_a_fresh_one() {
         "127.0.0.1",
         2,
         Arc::new(|path: &str, _: &[u8]| {
-            let body: &[u8] = if path == "/" {
-                b"<a href=/a>a</a><a href=/b>b</a><a href=/c>c</a>"
-            } else {
-                b"leaf"
-            };
-            let status = if path == "/robots.txt" {
-                (404, "Not Found")
-            } else {
-                (200, "OK")
-            };
+            let body: &[u8] = if path == "/" { b"<a href=/a>a</a><a href=/b>b</a><a href=/c>c</a>" } else { b"leaf" };
+            let status = if path == "/robots.txt" { (404, "Not Found") } else { (200, "OK") };
             let bytes = http_response(status.0, status.1, &[("Content-Type", "text/html")], body);
-            Reply {
-                bytes,
-                delay: Default::default(),
-                close: false,
-            }
+            Reply { bytes, delay: Default::default(), close: false }
         }),
     );
     let dir = tempfile::tempdir().unwrap();
-    let out = crawl(
-        &[server.url("/")],
-        &dir.path().join("w"),
-        &dir.path().join("s"),
-        &["--delay", "0", "--allow-private"],
-    );
+    let out =
+        crawl(&[server.url("/")], &dir.path().join("w"), &dir.path().join("s"), &["--delay", "0", "--allow-private"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let done = finished(&dir.path().join("s"));
     for p in ["/", "/a", "/b", "/c"] {
@@ -221,38 +163,22 @@ fn http_seed_redirecting_to_https_www_is_followed_and_captured() {
             tls.addr.port()
         ),
     );
-    let out = harvestd()
-        .arg("crawl")
-        .arg(plain.url("/"))
-        .arg("--config")
-        .arg(&cfg)
-        .output()
-        .unwrap();
+    let out = harvestd().arg("crawl").arg(plain.url("/")).arg("--config").arg(&cfg).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let done = finished(&dir.path().join("state"));
     assert_eq!(done[&plain.url("/")].outcome, Outcome::Fetched(301));
-    assert_eq!(
-        done[&https_root].outcome,
-        Outcome::Fetched(200),
-        "the redirect target is captured"
-    );
+    assert_eq!(done[&https_root].outcome, Outcome::Fetched(200), "the redirect target is captured");
     assert_eq!(done[&https_root].uri.hops, "R");
     // The redirect target became a seed: its own links (L hops) are in scope.
     let cd = format!("{https_root}close-delimited");
     assert_eq!(done[&cd].outcome, Outcome::Fetched(200), "an L hop from the https seed");
-    assert!(
-        !done.contains_key("http://127.0.0.9:9/elsewhere"),
-        "an L hop to another host is not followed"
-    );
+    assert!(!done.contains_key("http://127.0.0.9:9/elsewhere"), "an L hop to another host is not followed");
     let recs = read_warcs(&dir.path().join("warcs"));
     let r = recs
         .iter()
         .find(|r| r.get("warc-target-uri") == Some(cd.as_str()) && r.get("warc-type") == Some("response"))
         .unwrap();
-    assert!(
-        r.get("warc-truncated").is_none(),
-        "a TLS close without close_notify ends a close-delimited body normally"
-    );
+    assert!(r.get("warc-truncated").is_none(), "a TLS close without close_notify ends a close-delimited body normally");
     assert!(r.block.ends_with(b"ended by close"));
     assert_eq!(r.get("warc-ip-address"), Some("127.0.0.5"));
     check_digests(&recs);
@@ -266,26 +192,13 @@ fn invalid_certificate_is_refused_under_strict_verification() {
     let pki = test_pki(&["bad.fixture.test"], false);
     let tls = tls_site(&pki);
     let dir = tempfile::tempdir().unwrap();
-    let cfg = write_config(
-        dir.path(),
-        &format!("resolve = [\"bad.fixture.test:{}:127.0.0.5\"]\n", tls.addr.port()),
-    );
+    let cfg = write_config(dir.path(), &format!("resolve = [\"bad.fixture.test:{}:127.0.0.5\"]\n", tls.addr.port()));
     let seed = format!("https://bad.fixture.test:{}/", tls.addr.port());
-    let out = harvestd()
-        .arg("crawl")
-        .arg(&seed)
-        .arg("--config")
-        .arg(&cfg)
-        .output()
-        .unwrap();
+    let out = harvestd().arg("crawl").arg(&seed).arg("--config").arg(&cfg).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(tls.hits().is_empty(), "no HTTP request over an unverified connection");
     let done = finished(&dir.path().join("state"));
-    assert!(
-        matches!(done[&format!("{seed}robots.txt")].outcome, Outcome::Tls(_)),
-        "{:?}",
-        done
-    );
+    assert!(matches!(done[&format!("{seed}robots.txt")].outcome, Outcome::Tls(_)), "{:?}", done);
     assert!(
         matches!(&done[&seed].outcome, Outcome::RobotsPrerequisiteFailed(d) if d.contains("TLS")),
         "{:?}",
@@ -316,37 +229,19 @@ fn offsite_embeds_are_kept_for_two_trailing_hops_only() {
     let site = Server::start(
         "127.0.0.1",
         Arc::new(move |path: &str, _: &[u8]| match path {
-            "/" => Reply::raw(http_response(
-                200,
-                "OK",
-                &[("Content-Type", "text/html")],
-                page.as_bytes(),
-            )),
+            "/" => Reply::raw(http_response(200, "OK", &[("Content-Type", "text/html")], page.as_bytes())),
             _ => Reply::raw(http_response(404, "Not Found", &[], b"")),
         }),
     );
     let dir = tempfile::tempdir().unwrap();
-    let out = crawl(
-        &[site.url("/")],
-        &dir.path().join("w"),
-        &dir.path().join("s"),
-        &["--delay", "0", "--allow-private"],
-    );
+    let out =
+        crawl(&[site.url("/")], &dir.path().join("w"), &dir.path().join("s"), &["--delay", "0", "--allow-private"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let paths = cdn.paths();
     assert!(paths.contains(&"/site.css".to_string()), "{paths:?}");
-    assert!(
-        paths.contains(&"/font.woff2".to_string()),
-        "the second trailing hop (E E) is kept: {paths:?}"
-    );
-    assert!(
-        !paths.contains(&"/v2/font.woff2".to_string()),
-        "a third trailing hop (E E R) is not: {paths:?}"
-    );
-    assert!(
-        !paths.contains(&"/page.html".to_string()),
-        "an L hop to another host is not followed: {paths:?}"
-    );
+    assert!(paths.contains(&"/font.woff2".to_string()), "the second trailing hop (E E) is kept: {paths:?}");
+    assert!(!paths.contains(&"/v2/font.woff2".to_string()), "a third trailing hop (E E R) is not: {paths:?}");
+    assert!(!paths.contains(&"/page.html".to_string()), "an L hop to another host is not followed: {paths:?}");
     let done = finished(&dir.path().join("s"));
     assert_eq!(done[&cdn.url("/font.woff2")].uri.hops, "EE");
 }

@@ -20,10 +20,7 @@ fn fixture_site_is_captured_politely_and_validly() {
     let secs = t0.elapsed().as_secs_f64();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(
-        stdout.contains("URLs") && stdout.contains("records") && stdout.contains("bytes"),
-        "{stdout}"
-    );
+    assert!(stdout.contains("URLs") && stdout.contains("records") && stdout.contains("bytes"), "{stdout}");
 
     // Every expected URL captured with its status.
     let recs = read_warcs(&warcs);
@@ -63,14 +60,8 @@ fn fixture_site_is_captured_politely_and_validly() {
     let main_paths = main.paths();
     let second_paths = second.paths();
     assert!(!main_paths.iter().any(|p| p.starts_with("/private/")), "{main_paths:?}");
-    assert!(
-        !second_paths.iter().any(|p| p.starts_with("/blocked/")),
-        "{second_paths:?}"
-    );
-    assert!(
-        !second_paths.contains(&"/".to_string()),
-        "an L hop to another host is out of host scope"
-    );
+    assert!(!second_paths.iter().any(|p| p.starts_with("/blocked/")), "{second_paths:?}");
+    assert!(!second_paths.contains(&"/".to_string()), "an L hop to another host is out of host scope");
     assert_eq!(main_paths[0], "/robots.txt");
     assert_eq!(second_paths[0], "/robots.txt");
     assert_eq!(main_paths.iter().filter(|p| *p == "/robots.txt").count(), 1);
@@ -79,18 +70,9 @@ fn fixture_site_is_captured_politely_and_validly() {
     let store = harvestd::store::Store::open(&state, 1 << 20).unwrap();
     let f = Frontier::open(store, Arc::new(harvestd::clock::SystemClock)).unwrap();
     let outcomes: HashMap<String, Outcome> = f.finished().map(|r| r.unwrap()).map(|(k, v)| (k, v.outcome)).collect();
-    assert_eq!(
-        outcomes.get(&main.url("/private/secret.html")),
-        Some(&Outcome::RobotsPrecluded)
-    );
-    assert_eq!(
-        outcomes.get(&second.url("/blocked/tracker.gif")),
-        Some(&Outcome::RobotsPrecluded)
-    );
-    assert_eq!(
-        outcomes.get(&main.url("/archives/357566")),
-        Some(&Outcome::Fetched(200))
-    );
+    assert_eq!(outcomes.get(&main.url("/private/secret.html")), Some(&Outcome::RobotsPrecluded));
+    assert_eq!(outcomes.get(&second.url("/blocked/tracker.gif")), Some(&Outcome::RobotsPrecluded));
+    assert_eq!(outcomes.get(&main.url("/archives/357566")), Some(&Outcome::Fetched(200)));
     assert_eq!(f.counts().queued + f.counts().leased, 0);
 
     // The article's hop path and the redirect's: stored with the URL.
@@ -116,10 +98,7 @@ fn fixture_site_is_captured_politely_and_validly() {
         warcio_check(&file, &recs).unwrap();
     }
     assert!(open_files(&warcs).is_empty());
-    let bytes: u64 = warc_files(&warcs)
-        .iter()
-        .map(|p| std::fs::metadata(p).unwrap().len())
-        .sum();
+    let bytes: u64 = warc_files(&warcs).iter().map(|p| std::fs::metadata(p).unwrap().len()).sum();
     let conns = main.conns.load(Ordering::SeqCst) + second.conns.load(Ordering::SeqCst);
     assert_eq!(conns, 2, "keep-alive: one connection per authority");
     eprintln!(
@@ -134,13 +113,7 @@ fn fixture_site_is_captured_politely_and_validly() {
     let dir2 = tempfile::tempdir().unwrap();
     let cfg = write_config(dir2.path(), "keep_alive = false\n");
     let t0 = std::time::Instant::now();
-    let out = harvestd()
-        .arg("crawl")
-        .arg(main.url("/"))
-        .arg("--config")
-        .arg(&cfg)
-        .output()
-        .unwrap();
+    let out = harvestd().arg("crawl").arg(main.url("/")).arg("--config").arg(&cfg).output().unwrap();
     let secs = t0.elapsed().as_secs_f64();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let recs2 = read_warcs(&dir2.path().join("warcs"));

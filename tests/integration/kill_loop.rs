@@ -15,10 +15,8 @@ const PAGES: usize = 75; // per host: 300 pages, plus robots.txt
 
 fn start_site() -> Vec<Server> {
     // Bind first so every page can link to every host.
-    let listeners: Vec<std::net::TcpListener> = HOSTS
-        .iter()
-        .map(|h| std::net::TcpListener::bind((*h, 0)).unwrap())
-        .collect();
+    let listeners: Vec<std::net::TcpListener> =
+        HOSTS.iter().map(|h| std::net::TcpListener::bind((*h, 0)).unwrap()).collect();
     let addrs: Arc<Vec<String>> = Arc::new(listeners.iter().map(|l| l.local_addr().unwrap().to_string()).collect());
     listeners
         .into_iter()
@@ -45,17 +43,10 @@ fn start_site() -> Vec<Server> {
                         }
                     }
                     let other = &addrs[(hi + 1) % addrs.len()];
-                    body.push_str(&format!(
-                        "<a href=\"http://{other}/p/{n}\">x</a><a href=\"/never/{n}\">no</a>"
-                    ));
+                    body.push_str(&format!("<a href=\"http://{other}/p/{n}\">x</a><a href=\"/never/{n}\">no</a>"));
                     body.push_str(&"<p>filler text for a realistic page size</p>".repeat(20));
                     body.push_str("</body></html>");
-                    let mut r = Reply::raw(http_response(
-                        200,
-                        "OK",
-                        &[("Content-Type", "text/html")],
-                        body.as_bytes(),
-                    ));
+                    let mut r = Reply::raw(http_response(200, "OK", &[("Content-Type", "text/html")], body.as_bytes()));
                     r.delay = Duration::from_millis(10);
                     r
                 }),
@@ -130,10 +121,7 @@ fn kill_9_and_sigint_loop_loses_nothing() {
     for i in 0..7 {
         let mut child = spawn(&seeds, &warcs, &state);
         let running = wait_for_progress(&servers, 30, Duration::from_millis(800), &mut child);
-        assert!(
-            running,
-            "the crawl ended before interruption {i}: nothing left to interrupt"
-        );
+        assert!(running, "the crawl ended before interruption {i}: nothing left to interrupt");
         if i == 3 {
             signal(&child, libc::SIGINT);
             let status = child.wait().unwrap();
@@ -146,10 +134,7 @@ fn kill_9_and_sigint_loop_loses_nothing() {
         }
         let done: HashSet<String> = done_urls(&state).into_keys().collect();
         let pages_done = done.iter().filter(|u| u.contains("/p/")).count();
-        assert!(
-            pages_done > 0 && pages_done < total_pages,
-            "interruption {i}: 0 < done ({pages_done}) < total"
-        );
+        assert!(pages_done > 0 && pages_done < total_pages, "interruption {i}: 0 < done ({pages_done}) < total");
         done_after_each.push(pages_done);
         if i == 3 {
             done_at_sigint = Some((done, total_hits(&servers)));
@@ -169,27 +154,19 @@ fn kill_9_and_sigint_loop_loses_nothing() {
         .collect();
     for s in &servers {
         for n in 0..PAGES {
-            assert!(
-                captured.contains(&s.url(&format!("/p/{n}"))),
-                "{} not captured",
-                s.url(&format!("/p/{n}"))
-            );
+            assert!(captured.contains(&s.url(&format!("/p/{n}"))), "{} not captured", s.url(&format!("/p/{n}")));
         }
     }
     // Every URL sled marks done points at its response record, at the stored file and offset.
     let done = done_urls(&state);
-    let by_loc: HashMap<(String, u64), &Rec> = recs
-        .iter()
-        .map(|r| ((r.file.file_name().unwrap().to_string_lossy().to_string(), r.offset), r))
-        .collect();
+    let by_loc: HashMap<(String, u64), &Rec> =
+        recs.iter().map(|r| ((r.file.file_name().unwrap().to_string_lossy().to_string(), r.offset), r)).collect();
     let mut pointed = 0;
     for (key, fin) in &done {
         let (Some(loc), Some(id)) = (&fin.location, &fin.record_id) else {
             continue;
         };
-        let rec = by_loc
-            .get(&(loc.file.clone(), loc.offset))
-            .unwrap_or_else(|| panic!("{key}: no record at {loc:?}"));
+        let rec = by_loc.get(&(loc.file.clone(), loc.offset)).unwrap_or_else(|| panic!("{key}: no record at {loc:?}"));
         assert_eq!(rec.get("warc-record-id"), Some(id.as_str()), "{key}");
         assert_eq!(rec.get("warc-target-uri"), Some(key.as_str()));
         pointed += 1;
@@ -208,16 +185,11 @@ fn kill_9_and_sigint_loop_loses_nothing() {
     }
     // After the clean SIGINT stop, no URL finished before it was fetched again.
     let (done_before, hits_before) = done_at_sigint.unwrap();
-    let mut all_hits: Vec<(Instant, String)> = servers
-        .iter()
-        .flat_map(|s| s.hits().into_iter().map(move |h| (h.at, s.url(&h.path))))
-        .collect();
+    let mut all_hits: Vec<(Instant, String)> =
+        servers.iter().flat_map(|s| s.hits().into_iter().map(move |h| (h.at, s.url(&h.path)))).collect();
     all_hits.sort();
-    let refetched: Vec<&String> = all_hits[hits_before..]
-        .iter()
-        .map(|(_, u)| u)
-        .filter(|u| done_before.contains(*u))
-        .collect();
+    let refetched: Vec<&String> =
+        all_hits[hits_before..].iter().map(|(_, u)| u).filter(|u| done_before.contains(*u)).collect();
     assert!(refetched.is_empty(), "fetched again after a clean stop: {refetched:?}");
     let distinct: HashSet<&String> = all_hits.iter().map(|(_, u)| u).collect();
     eprintln!(

@@ -21,13 +21,7 @@ fn size_cap_keeps_a_prefix_marked_truncated_length() {
     );
     let dir = tempfile::tempdir().unwrap();
     let cfg = write_config(dir.path(), "max_record_size = \"10KB\"\n");
-    let out = harvestd()
-        .arg("crawl")
-        .arg(server.url("/big.bin"))
-        .arg("--config")
-        .arg(&cfg)
-        .output()
-        .unwrap();
+    let out = harvestd().arg("crawl").arg(server.url("/big.bin")).arg("--config").arg(&cfg).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let recs = read_warcs(&dir.path().join("warcs"));
     let resp = recs
@@ -53,13 +47,7 @@ fn warc_files_rotate_at_max_file_size_with_warcinfo_first() {
     let main = Server::start("127.0.0.1", site_handler(fixture("site"), second.addr.to_string()));
     let dir = tempfile::tempdir().unwrap();
     let cfg = write_config(dir.path(), "max_file_size = \"3KB\"\nwarc_prefix = \"rot\"\n");
-    let out = harvestd()
-        .arg("crawl")
-        .arg(main.url("/"))
-        .arg("--config")
-        .arg(&cfg)
-        .output()
-        .unwrap();
+    let out = harvestd().arg("crawl").arg(main.url("/")).arg("--config").arg(&cfg).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let warcs = dir.path().join("warcs");
     let files = warc_files(&warcs);
@@ -71,16 +59,9 @@ fn warc_files_rotate_at_max_file_size_with_warcinfo_first() {
         serials.push(harvestd::warc::writer::serial_of(&name, "rot").expect("IIPC name"));
         let first = recs.iter().find(|r| &r.file == f).unwrap();
         assert_eq!(first.get("warc-type"), Some("warcinfo"), "{name}");
-        assert_eq!(
-            first.get("warc-filename"),
-            Some(name.as_str()),
-            "warcinfo names the final file"
-        );
+        assert_eq!(first.get("warc-filename"), Some(name.as_str()), "warcinfo names the final file");
         let info = String::from_utf8_lossy(&first.block);
-        assert!(
-            info.contains("software: harvestd/") && info.contains("format: WARC File Format 1.1"),
-            "{info}"
-        );
+        assert!(info.contains("software: harvestd/") && info.contains("format: WARC File Format 1.1"), "{info}");
         // Every other record of the file points at this file's warcinfo.
         for r in recs.iter().filter(|r| &r.file == f).skip(1) {
             assert_eq!(r.get("warc-warcinfo-id"), first.get("warc-record-id"));
@@ -90,10 +71,7 @@ fn warc_files_rotate_at_max_file_size_with_warcinfo_first() {
     assert_eq!(serials, want, "serials 1, 2, 3, … in name order");
     check_groups(&recs);
     check_digests(&recs);
-    assert_eq!(
-        recs.iter().filter(|r| r.get("warc-type") == Some("response")).count(),
-        17
-    );
+    assert_eq!(recs.iter().filter(|r| r.get("warc-type") == Some("response")).count(), 17);
 }
 
 #[test]
@@ -112,26 +90,13 @@ fn resolve_override_connects_to_the_given_address_with_the_named_host() {
         std::slice::from_ref(&url),
         &dir.path().join("w"),
         &dir.path().join("s"),
-        &[
-            "--delay",
-            "0",
-            "--allow-private",
-            "--resolve",
-            &format!("archive-fixture.test:{port}:127.0.0.1"),
-        ],
+        &["--delay", "0", "--allow-private", "--resolve", &format!("archive-fixture.test:{port}:127.0.0.1")],
     );
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let hit = server
-        .hits()
-        .into_iter()
-        .find(|h| h.path == "/")
-        .expect("fetched through the override");
+    let hit = server.hits().into_iter().find(|h| h.path == "/").expect("fetched through the override");
     assert!(String::from_utf8_lossy(&hit.raw).contains(&format!("\r\nHost: archive-fixture.test:{port}\r\n")));
     let recs = read_warcs(&dir.path().join("w"));
-    let r = recs
-        .iter()
-        .find(|r| r.get("warc-target-uri") == Some(url.as_str()))
-        .unwrap();
+    let r = recs.iter().find(|r| r.get("warc-target-uri") == Some(url.as_str())).unwrap();
     assert_eq!(r.get("warc-ip-address"), Some("127.0.0.1"));
 }
 
@@ -139,58 +104,30 @@ fn resolve_override_connects_to_the_given_address_with_the_named_host() {
 fn run_crawls_the_config_seeds_then_idles_until_sigterm() {
     let main = Server::start("127.0.0.1", site_handler(fixture("site"), "127.0.0.9:9".into()));
     let dir = tempfile::tempdir().unwrap();
-    let cfg = write_config(
-        dir.path(),
-        &format!("[[seeds]]\nurl = {:?}\n", main.url("/archives/related-1")),
-    );
-    let mut child = harvestd()
-        .arg("run")
-        .arg("--config")
-        .arg(&cfg)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let cfg = write_config(dir.path(), &format!("[[seeds]]\nurl = {:?}\n", main.url("/archives/related-1")));
+    let mut child =
+        harvestd().arg("run").arg("--config").arg(&cfg).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
     // related-1 links to the article, which links on: wait for the article's images.
     let t = Instant::now();
     while !main.paths().iter().any(|p| p == "/images/jeffrey-960.jpg") {
-        assert!(
-            t.elapsed() < Duration::from_secs(30),
-            "the daemon did not crawl its seeds: {:?}",
-            main.paths()
-        );
+        assert!(t.elapsed() < Duration::from_secs(30), "the daemon did not crawl its seeds: {:?}", main.paths());
         std::thread::sleep(Duration::from_millis(20));
     }
     std::thread::sleep(Duration::from_millis(1500));
-    assert!(
-        child.try_wait().unwrap().is_none(),
-        "the daemon stays up when the frontier is empty"
-    );
+    assert!(child.try_wait().unwrap().is_none(), "the daemon stays up when the frontier is empty");
     unsafe {
         libc::kill(child.id() as i32, libc::SIGTERM);
     }
     let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "SIGTERM ends the daemon cleanly: {:?}",
-        out.status
-    );
+    assert!(out.status.success(), "SIGTERM ends the daemon cleanly: {:?}", out.status);
     let warcs = dir.path().join("warcs");
     assert!(open_files(&warcs).is_empty());
     let recs = read_warcs(&warcs);
-    assert!(recs
-        .iter()
-        .any(|r| r.get("warc-target-uri") == Some(main.url("/archives/357566").as_str())));
+    assert!(recs.iter().any(|r| r.get("warc-target-uri") == Some(main.url("/archives/357566").as_str())));
 
     // --exit-when-done on the same state: nothing left to do, exits at once, fetches nothing again.
     let before = main.paths().len();
-    let out = harvestd()
-        .arg("run")
-        .arg("--config")
-        .arg(&cfg)
-        .arg("--exit-when-done")
-        .output()
-        .unwrap();
+    let out = harvestd().arg("run").arg("--config").arg(&cfg).arg("--exit-when-done").output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(main.paths().len(), before, "a finished crawl is not fetched again");
 }

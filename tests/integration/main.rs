@@ -9,6 +9,7 @@ mod first_capture;
 mod fixture_crawl;
 mod kill_loop;
 mod limits;
+mod operations;
 mod replay;
 mod site;
 mod support;

@@ -50,36 +50,18 @@ fn pywb_replays_the_arabic_article_and_the_redirect() {
     let main = Server::start("127.0.0.1", site_handler(fixture("site"), second.addr.to_string()));
     let dir = tempfile::tempdir().unwrap();
     let warcs = dir.path().join("warcs");
-    let out = crawl(
-        &[main.url("/")],
-        &warcs,
-        &dir.path().join("state"),
-        &["--delay", "0", "--allow-private"],
-    );
+    let out = crawl(&[main.url("/")], &warcs, &dir.path().join("state"), &["--delay", "0", "--allow-private"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 
     // A pywb collection holding our WARCs (indexed by pywb itself).
     let root = dir.path().join("pywb");
     std::fs::create_dir_all(&root).unwrap();
-    let st = Command::new(venv_tool("wb-manager"))
-        .arg("init")
-        .arg("coll")
-        .current_dir(&root)
-        .output()
-        .unwrap();
-    assert!(
-        st.status.success(),
-        "wb-manager init: {}",
-        String::from_utf8_lossy(&st.stderr)
-    );
+    let st = Command::new(venv_tool("wb-manager")).arg("init").arg("coll").current_dir(&root).output().unwrap();
+    assert!(st.status.success(), "wb-manager init: {}", String::from_utf8_lossy(&st.stderr));
     let mut add = Command::new(venv_tool("wb-manager"));
     add.arg("add").arg("coll").args(warc_files(&warcs)).current_dir(&root);
     let st = add.output().unwrap();
-    assert!(
-        st.status.success(),
-        "wb-manager add: {}",
-        String::from_utf8_lossy(&st.stderr)
-    );
+    assert!(st.status.success(), "wb-manager add: {}", String::from_utf8_lossy(&st.stderr));
     let port = free_port();
     let _pywb = Wayback(
         Command::new(venv_tool("wayback"))
@@ -102,13 +84,7 @@ fn pywb_replays_the_arabic_article_and_the_redirect() {
         .iter()
         .find(|r| r.get("warc-type") == Some("response") && r.get("warc-target-uri") == Some(article_url.as_str()))
         .unwrap();
-    let ts: String = art
-        .get("warc-date")
-        .unwrap()
-        .chars()
-        .filter(|c| c.is_ascii_digit())
-        .take(14)
-        .collect();
+    let ts: String = art.get("warc-date").unwrap().chars().filter(|c| c.is_ascii_digit()).take(14).collect();
 
     // id_ mode: the original response; our client sends no Accept-Encoding, so pywb decodes the
     // gzip content coding (or, if it keeps it, we decode it) and the body is the page as served.
@@ -116,9 +92,7 @@ fn pywb_replays_the_arabic_article_and_the_redirect() {
     assert_eq!(status, 200);
     let body = if header(&headers, "content-encoding") == Some("gzip") {
         let mut d = Vec::new();
-        flate2::read::MultiGzDecoder::new(&body[..])
-            .read_to_end(&mut d)
-            .unwrap();
+        flate2::read::MultiGzDecoder::new(&body[..]).read_to_end(&mut d).unwrap();
         d
     } else {
         body
@@ -126,11 +100,7 @@ fn pywb_replays_the_arabic_article_and_the_redirect() {
     let served = std::fs::read_to_string(fixture("site").join("archives/357566.html"))
         .unwrap()
         .replace("{{SECOND}}", &second.addr.to_string());
-    assert_eq!(
-        String::from_utf8(body).unwrap(),
-        served,
-        "id_ replay is the article as the server sent it"
-    );
+    assert_eq!(String::from_utf8(body).unwrap(), served, "id_ replay is the article as the server sent it");
     assert!(served.contains("جيفري يؤكد عدم تزايد أنشطة تنظيم"));
 
     // mp_ mode (rewritten for the replay frame): 200.
@@ -142,8 +112,5 @@ fn pywb_replays_the_arabic_article_and_the_redirect() {
     let old = main.url("/old-story");
     let (status, headers, _) = get(port, &format!("/coll/{ts}id_/{old}"));
     assert_eq!(status, 301, "{headers:?}");
-    assert!(
-        header(&headers, "location").unwrap_or("").ends_with("/archives/357566"),
-        "{headers:?}"
-    );
+    assert!(header(&headers, "location").unwrap_or("").ends_with("/archives/357566"), "{headers:?}");
 }

@@ -11,11 +11,7 @@ use std::sync::Arc;
 use crate::support::{chunked, gzip, http_response, Handler, Reply};
 
 fn keep(bytes: Vec<u8>) -> Reply {
-    Reply {
-        bytes,
-        delay: std::time::Duration::ZERO,
-        close: false,
-    }
+    Reply { bytes, delay: std::time::Duration::ZERO, close: false }
 }
 
 fn content_type(path: &Path) -> &'static str {
@@ -64,13 +60,9 @@ pub fn site_handler(root: PathBuf, second: String) -> Handler {
         };
         let ctype = content_type(&file);
         if ctype.starts_with("text/html") {
-            body = String::from_utf8_lossy(&body)
-                .replace("{{SECOND}}", &second)
-                .into_bytes();
+            body = String::from_utf8_lossy(&body).replace("{{SECOND}}", &second).into_bytes();
         }
-        let accepts_gzip = String::from_utf8_lossy(raw)
-            .to_ascii_lowercase()
-            .contains("accept-encoding: gzip");
+        let accepts_gzip = String::from_utf8_lossy(raw).to_ascii_lowercase().contains("accept-encoding: gzip");
         if ctype.starts_with("text/html") && accepts_gzip {
             let z = gzip(&body);
             if path == "/archives/357566" {
@@ -84,11 +76,7 @@ pub fn site_handler(root: PathBuf, second: String) -> Handler {
             return keep(http_response(
                 200,
                 "OK",
-                &[
-                    ("Content-Type", ctype),
-                    ("Content-Encoding", "gzip"),
-                    ("Vary", "Accept-Encoding"),
-                ],
+                &[("Content-Type", ctype), ("Content-Encoding", "gzip"), ("Vary", "Accept-Encoding")],
                 &z,
             ));
         }

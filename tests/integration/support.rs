@@ -40,11 +40,7 @@ pub struct Reply {
 impl Reply {
     /// Exact bytes, then close.
     pub fn raw(bytes: impl Into<Vec<u8>>) -> Reply {
-        Reply {
-            bytes: bytes.into(),
-            delay: Duration::ZERO,
-            close: true,
-        }
+        Reply { bytes: bytes.into(), delay: Duration::ZERO, close: true }
     }
 }
 
@@ -86,14 +82,7 @@ impl Server {
     /// connection, then drops the connection on the next request without answering.
     pub fn start_stale_after(ip: &str, n: usize, handler: Handler) -> Server {
         let listener = TcpListener::bind((ip, 0)).expect("bind a loopback port");
-        Self::serve_with(
-            listener,
-            handler,
-            None,
-            Quirks {
-                answers_per_conn: Some(n),
-            },
-        )
+        Self::serve_with(listener, handler, None, Quirks { answers_per_conn: Some(n) })
     }
 
     /// Starts a TLS server on `ip`:0 with `tls` (closing connections without close_notify, as
@@ -206,12 +195,7 @@ fn serve_conn(mut s: impl ServerConn, conn: usize, handler: Handler, log: Arc<Mu
         let raw: Vec<u8> = buf.drain(..end).collect();
         let line = String::from_utf8_lossy(&raw).lines().next().unwrap_or("").to_string();
         let path = line.split(' ').nth(1).unwrap_or("").to_string();
-        log.lock().unwrap().push(Hit {
-            path: path.clone(),
-            at: Instant::now(),
-            raw: raw.clone(),
-            conn,
-        });
+        log.lock().unwrap().push(Hit { path: path.clone(), at: Instant::now(), raw: raw.clone(), conn });
         if quirks.answers_per_conn.is_some_and(|n| answered >= n) {
             return; // dropped: the client sees the connection close before any response byte
         }
@@ -271,12 +255,7 @@ pub fn harvestd() -> Command {
 /// Runs `harvestd crawl` with `args` and the usual test flags; returns its output.
 pub fn crawl(urls: &[String], warc_dir: &Path, state_dir: &Path, extra: &[&str]) -> Output {
     let mut c = harvestd();
-    c.arg("crawl")
-        .args(urls)
-        .arg("--warc-dir")
-        .arg(warc_dir)
-        .arg("--state-dir")
-        .arg(state_dir);
+    c.arg("crawl").args(urls).arg("--warc-dir").arg(warc_dir).arg("--state-dir").arg(state_dir);
     c.args(extra);
     c.env("RUST_LOG", "info");
     c.output().expect("running harvestd")
@@ -315,12 +294,7 @@ pub fn read_warcs(dir: &Path) -> Vec<Rec> {
         for m in harvestd::warc::recover::MemberWalker::open(&f).unwrap() {
             let m = m.unwrap_or_else(|e| panic!("{}: {e}", f.display()));
             let r = harvestd::warc::recover::parse_record(&m.data).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
-            out.push(Rec {
-                file: f.clone(),
-                offset: m.offset,
-                fields: r.fields,
-                block: r.block,
-            });
+            out.push(Rec { file: f.clone(), offset: m.offset, fields: r.fields, block: r.block });
         }
     }
     out
@@ -330,10 +304,7 @@ pub fn read_warcs(dir: &Path) -> Vec<Rec> {
 pub fn warc_files(dir: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
         .map(|rd| {
-            rd.filter_map(|e| e.ok())
-                .map(|e| e.path())
-                .filter(|p| p.to_string_lossy().ends_with(".warc.gz"))
-                .collect()
+            rd.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.to_string_lossy().ends_with(".warc.gz")).collect()
         })
         .unwrap_or_default();
     v.sort();
@@ -344,10 +315,7 @@ pub fn warc_files(dir: &Path) -> Vec<PathBuf> {
 pub fn open_files(dir: &Path) -> Vec<PathBuf> {
     std::fs::read_dir(dir)
         .map(|rd| {
-            rd.filter_map(|e| e.ok())
-                .map(|e| e.path())
-                .filter(|p| p.to_string_lossy().ends_with(".open"))
-                .collect()
+            rd.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.to_string_lossy().ends_with(".open")).collect()
         })
         .unwrap_or_default()
 }
@@ -415,12 +383,7 @@ pub fn check_groups(recs: &[Rec]) {
         by_file.entry(&r.file).or_default().push(r);
     }
     for (f, rs) in by_file {
-        assert_eq!(
-            rs[0].get("warc-type"),
-            Some("warcinfo"),
-            "{}: warcinfo first",
-            f.display()
-        );
+        assert_eq!(rs[0].get("warc-type"), Some("warcinfo"), "{}: warcinfo first", f.display());
         let primaries: Vec<&str> = rs
             .iter()
             .filter(|r| matches!(r.get("warc-type"), Some("response" | "resource")))
@@ -446,10 +409,7 @@ pub fn venv_tool(name: &str) -> PathBuf {
     if let Ok(v) = std::env::var("HARVESTD_VENV") {
         dirs.insert(0, Path::new(&v).join("bin"));
     }
-    dirs.into_iter()
-        .map(|d| d.join(name))
-        .find(|p| p.exists())
-        .unwrap_or_else(|| PathBuf::from(name))
+    dirs.into_iter().map(|d| d.join(name)).find(|p| p.exists()).unwrap_or_else(|| PathBuf::from(name))
 }
 
 /// The path of `warcio`.
@@ -467,11 +427,7 @@ pub fn warcio_check(file: &Path, recs: &[Rec]) -> Result<(), String> {
         .arg(file)
         .output()
         .unwrap_or_else(|e| panic!("cannot run warcio ({e}); run .ci/run or put warcio on PATH"));
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     if out.status.success() {
         return Ok(());
     }
@@ -521,9 +477,7 @@ pub fn test_pki(names: &[&str], signed: bool) -> TestPki {
     let ca_key = KeyPair::generate().unwrap();
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "harvestd test CA");
+    ca_params.distinguished_name.push(DnType::CommonName, "harvestd test CA");
     let ca = ca_params.self_signed(&ca_key).unwrap();
     let leaf_key = KeyPair::generate().unwrap();
     let leaf_params = CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>()).unwrap();
@@ -539,10 +493,7 @@ pub fn test_pki(names: &[&str], signed: bool) -> TestPki {
         .with_no_client_auth()
         .with_single_cert(vec![leaf.der().clone()], key)
         .unwrap();
-    TestPki {
-        ca_pem: ca.pem(),
-        server: Arc::new(server),
-    }
+    TestPki { ca_pem: ca.pem(), server: Arc::new(server) }
 }
 
 /// Opens the crawl state after the crawler exited and returns each finished URL's result.
