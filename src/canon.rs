@@ -56,9 +56,9 @@ fn hex_val(b: u8) -> Option<u8> {
     (b as char).to_digit(16).map(|d| d as u8)
 }
 
-/// Decodes `%XX` escapes of unreserved characters and upper-cases the hex of all other escapes.
-/// A `%` not followed by two hex digits is kept as it is.
-fn normalize_percent(s: &str) -> String {
+/// Decodes `%XX` escapes of unreserved characters and upper-cases the hex of all other escapes
+/// (RFC 3986 §6.2.2.1–2). A `%` not followed by two hex digits is kept as it is.
+pub fn normalize_percent(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = String::with_capacity(s.len());
     let mut i = 0;

@@ -109,6 +109,22 @@ raw_config! {
     min_delay: Spanned<String> = "dflt_min_delay";
     /// Upper bound of the adaptive politeness delay.
     max_delay: Spanned<String> = "dflt_max_delay";
+    /// Longest Crawl-delay of a robots.txt obeyed; a longer one is cut to this.
+    max_crawl_delay: Spanned<String> = "dflt_max_crawl_delay";
+    /// Requests per minute to one host at most (0 = no cap besides the delay), evenly spaced.
+    max_requests_per_minute: u32 = "dflt_zero";
+    /// Requests per minute over the whole crawl at most (0 = no cap).
+    max_requests_per_minute_total: u32 = "dflt_zero";
+    /// Tries after the first for a network error, 5xx, 429 or 503.
+    max_retries: u32 = "dflt_max_retries";
+    /// Wait before the first retry (and before re-fetching a failed robots.txt); doubles each try.
+    retry_backoff: Spanned<String> = "dflt_retry_backoff";
+    /// Longest wait a Retry-After header or the backoff may impose.
+    max_retry_after: Spanned<String> = "dflt_max_retry_after";
+    /// How long a robots.txt is used before it is fetched again.
+    robots_max_age: Spanned<String> = "dflt_robots_max_age";
+    /// How long an unreachable robots.txt is retried before its authority's URLs fail.
+    robots_retry_for: Spanned<String> = "dflt_robots_retry_for";
     /// Time allowed for DNS and the TCP (and TLS) connection.
     connect_timeout: Spanned<String> = "dflt_connect_timeout";
     /// Time allowed for one whole exchange, request start to response end.
@@ -183,6 +199,27 @@ fn dflt_max_record_size() -> Spanned<String> {
 }
 fn dflt_max_decoded_size() -> Spanned<String> {
     d("20MB")
+}
+fn dflt_max_crawl_delay() -> Spanned<String> {
+    d("60s")
+}
+fn dflt_zero() -> u32 {
+    0
+}
+fn dflt_max_retries() -> u32 {
+    3
+}
+fn dflt_retry_backoff() -> Spanned<String> {
+    d("10s")
+}
+fn dflt_max_retry_after() -> Spanned<String> {
+    d("1h")
+}
+fn dflt_robots_max_age() -> Spanned<String> {
+    d("24h")
+}
+fn dflt_robots_retry_for() -> Spanned<String> {
+    d("5m")
 }
 fn dflt_idle_close() -> Spanned<String> {
     d("60s")
@@ -303,6 +340,20 @@ pub struct Config {
     pub robots: RobotsPolicy,
     /// Politeness delay policy.
     pub pacing: Pacing,
+    /// Cap on an obeyed Crawl-delay.
+    pub max_crawl_delay: Duration,
+    /// Per-host request-rate cap, per minute (0 = none).
+    pub max_requests_per_minute: u32,
+    /// Crawl-wide request-rate cap, per minute (0 = none).
+    pub max_requests_per_minute_total: u32,
+    /// Retries after the first try of a transient failure.
+    pub max_retries: u32,
+    /// Backoff of retries (and of robots.txt re-fetches).
+    pub backoff: crate::politeness::Backoff,
+    /// How long a robots.txt is used.
+    pub robots_max_age: Duration,
+    /// How long an unreachable robots.txt is retried.
+    pub robots_retry_for: Duration,
     /// DNS + connect (+ TLS) timeout.
     pub connect_timeout: Duration,
     /// Whole-exchange timeout.
@@ -522,6 +573,16 @@ impl Config {
             exclude,
             robots,
             pacing,
+            max_crawl_delay: cx.duration("max_crawl_delay", &raw.max_crawl_delay)?,
+            max_requests_per_minute: raw.max_requests_per_minute,
+            max_requests_per_minute_total: raw.max_requests_per_minute_total,
+            max_retries: raw.max_retries,
+            backoff: crate::politeness::Backoff {
+                first: cx.duration("retry_backoff", &raw.retry_backoff)?,
+                max: cx.duration("max_retry_after", &raw.max_retry_after)?,
+            },
+            robots_max_age: cx.duration("robots_max_age", &raw.robots_max_age)?,
+            robots_retry_for: cx.duration("robots_retry_for", &raw.robots_retry_for)?,
             connect_timeout: cx.duration("connect_timeout", &raw.connect_timeout)?,
             fetch_timeout: cx.duration("fetch_timeout", &raw.fetch_timeout)?,
             max_record_size: cx.size("max_record_size", &raw.max_record_size)?,

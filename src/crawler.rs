@@ -27,13 +27,12 @@ use crate::config::{Config, RobotsPolicy, ScopeKind, Seed, PRODUCT_TOKEN};
 use crate::extract;
 use crate::fetch::{Exchange, FetchError, FetchSettings, Fetcher};
 use crate::frontier::{Completion, CrawlUri, Finished, Frontier, Lease, NewUri, Next, Outcome};
+use crate::politeness::RateCaps;
 use crate::robots::{self, RobotsEntry, RobotsRules};
 use crate::scope::{Scope, MAX_SEED_REDIRECTS};
 use crate::store::{encode, Store};
 use crate::warc::{self, recover, writer};
 
-/// How long a robots.txt decision is used before it is fetched again (RFC 9309 §2.4: 24 h).
-pub const ROBOTS_MAX_AGE_MS: u64 = 24 * 3600 * 1000;
 /// Robots decisions kept in memory before the cache is emptied (sled keeps them all).
 const ROBOTS_MEMORY: usize = 10_000;
 
@@ -151,6 +150,8 @@ struct Pending {
     captured_ms: u64,
     outlinks: Vec<NewUri>,
     extra: Vec<(Vec<u8>, Vec<u8>)>,
+    /// The URL goes back to its queue for another try (this try's response, if any, is archived).
+    retry: Option<NewUri>,
 }
 
 /// Everything the workers share.
@@ -165,6 +166,8 @@ struct Shared {
     wake: Notify,
     /// Robots decisions by authority (memory copy of sled's `r:` entries).
     robots: Mutex<HashMap<String, RobotsEntry>>,
+    /// Request-rate caps, checked before every request.
+    caps: RateCaps,
 }
 
 /// Runs a crawl of `seeds` (added to the frontier unless already seen) with `config`, until done
@@ -220,7 +223,13 @@ pub async fn run(
         .map(|s| NewUri {
             seen_key: seen_key(&s.url),
             host: host_key(&s.url),
-            uri: CrawlUri { url: s.url.to_string(), hops: String::new(), via: None, seed: s.url.to_string() },
+            uri: CrawlUri {
+                url: s.url.to_string(),
+                hops: String::new(),
+                via: None,
+                seed: s.url.to_string(),
+                attempts: 0,
+            },
         })
         .collect();
     let added = frontier.add(&seed_uris)?;
@@ -256,6 +265,7 @@ pub async fn run(
         clock: clock.clone(),
         wake: Notify::new(),
         robots: Mutex::new(HashMap::new()),
+        caps: RateCaps::new(config.max_requests_per_minute, config.max_requests_per_minute_total),
     });
     let (stop_tx, stop_rx) = watch::channel(false);
     let failure = Arc::new(Mutex::new(None));
@@ -401,6 +411,7 @@ fn commit_one(shared: &Shared, p: Pending, location: Option<writer::Location>, r
         captured_ms: p.captured_ms,
         uri: p.uri.clone(),
     };
+    let retry = p.retry.clone();
     match shared.frontier.finish(Completion {
         seen_key: &p.seen_key,
         leased: p.leased,
@@ -409,7 +420,22 @@ fn commit_one(shared: &Shared, p: Pending, location: Option<writer::Location>, r
         extra: p.extra,
         records,
         bytes,
+        retry: p.retry,
     }) {
+        Ok(_) if retry.is_some() => {
+            let next = retry.expect("checked");
+            info!(
+                target: "harvestd::crawl",
+                url = %p.uri.url,
+                outcome = p.outcome.name(),
+                status = match &p.outcome { Outcome::Fetched(s) => *s, _ => 0 },
+                attempt = p.uri.attempts + 1,
+                warc = location.as_ref().map(|l| l.file.as_str()).unwrap_or("-"),
+                offset = location.as_ref().map(|l| l.offset).unwrap_or(0),
+                next_attempt = next.uri.attempts + 1,
+                "will retry"
+            );
+        }
         Ok(added) => {
             let status = match &p.outcome {
                 Outcome::Fetched(s) => *s,
@@ -508,20 +534,32 @@ fn fetch_outcome(e: &FetchError) -> Outcome {
     }
 }
 
+/// What robots.txt says about a URL now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum RobotsVerdict {
+    /// Fetch it.
+    Allowed,
+    /// robots.txt disallows it.
+    Precluded,
+    /// robots.txt stayed unreachable for `robots_retry_for`.
+    PrerequisiteFailed(String),
+    /// Fetch robots.txt first (none cached, too old, or a retry is due).
+    FetchFirst,
+    /// robots.txt is unreachable and not due for a retry before this time (ms): wait.
+    WaitUntil(u64),
+}
+
 impl Shared {
+    /// The robots entry of `auth`, whatever its age: memory, else sled.
     fn robots_entry(&self, auth: &str) -> Option<RobotsEntry> {
-        let now = self.clock.now_ms();
-        let fresh = |e: &RobotsEntry| now.saturating_sub(e.fetched_ms) < ROBOTS_MAX_AGE_MS;
-        if let Some(e) = self.robots.lock().ok()?.get(auth).filter(|e| fresh(e)) {
+        if let Some(e) = self.robots.lock().ok()?.get(auth) {
             return Some(e.clone());
         }
         let key = [b"r:", auth.as_bytes()].concat();
         let stored: RobotsEntry =
             self.frontier.store().tree.get(&key).ok().flatten().and_then(|v| serde_json::from_slice(&v).ok())?;
-        fresh(&stored).then(|| {
-            self.remember_robots(auth, stored.clone());
-            stored
-        })
+        self.remember_robots(auth, stored.clone());
+        Some(stored)
     }
 
     fn remember_robots(&self, auth: &str, e: RobotsEntry) {
@@ -531,6 +569,62 @@ impl Shared {
             }
             m.insert(auth.to_string(), e);
         }
+    }
+
+    /// RFC 9309 §2.3.1 and §2.4 with our retry budget: see [`RobotsVerdict`].
+    fn robots_verdict(&self, auth: &str, url: &Url) -> RobotsVerdict {
+        let decide = |rules: &RobotsRules| {
+            if robots::allowed(rules, PRODUCT_TOKEN, url) {
+                RobotsVerdict::Allowed
+            } else {
+                RobotsVerdict::Precluded
+            }
+        };
+        let Some(e) = self.robots_entry(auth) else { return RobotsVerdict::FetchFirst };
+        let now = self.clock.now_ms();
+        let age = Duration::from_millis(now.saturating_sub(e.fetched_ms));
+        match &e.rules {
+            RobotsRules::Unreachable(why) => {
+                let since = e.failed_since_ms.unwrap_or(e.fetched_ms);
+                let budget_spent = Duration::from_millis(now.saturating_sub(since)) >= self.config.robots_retry_for;
+                let retry_at = e.fetched_ms + self.config.backoff.wait(e.failures.max(1)).as_millis() as u64;
+                if budget_spent {
+                    if age >= self.config.robots_max_age {
+                        return RobotsVerdict::FetchFirst;
+                    }
+                    return match &e.previous {
+                        Some(prev) => decide(prev),
+                        None => RobotsVerdict::PrerequisiteFailed(why.clone()),
+                    };
+                }
+                if now >= retry_at {
+                    return RobotsVerdict::FetchFirst;
+                }
+                match &e.previous {
+                    Some(prev) => decide(prev), // a cached copy is obeyed meanwhile (§2.4)
+                    None => RobotsVerdict::WaitUntil(retry_at),
+                }
+            }
+            RobotsRules::Blocked(why) if age < self.config.robots_max_age => {
+                RobotsVerdict::PrerequisiteFailed(why.clone())
+            }
+            rules if age >= self.config.robots_max_age => {
+                let _ = rules;
+                RobotsVerdict::FetchFirst
+            }
+            rules => decide(rules),
+        }
+    }
+
+    /// The Crawl-delay of `auth`'s robots.txt, capped by `max_crawl_delay`.
+    fn crawl_delay(&self, auth: &str) -> Duration {
+        if self.config.robots != RobotsPolicy::Obey {
+            return Duration::ZERO;
+        }
+        self.robots_entry(auth)
+            .and_then(|e| e.crawl_delay_ms)
+            .map(|ms| Duration::from_millis(ms).min(self.config.max_crawl_delay))
+            .unwrap_or_default()
     }
 
     /// A seed (or a seed's redirect target, up to [`MAX_SEED_REDIRECTS`] hops) that redirects makes
@@ -572,6 +666,7 @@ impl Shared {
                                 hops,
                                 via: Some(parent.url.clone()),
                                 seed: parent.seed.clone(),
+                                attempts: 0,
                             },
                         });
                     }
@@ -594,14 +689,24 @@ async fn process(
         Ok(u) => u,
         Err(e) => {
             let _ = shared.frontier.release_host(&lease.host, None);
-            finish_direct(shared, direct, lease, Outcome::InvalidUrl(e.to_string()));
+            finish_direct(shared, direct, lease, Outcome::InvalidUrl(e.to_string()), None);
             return;
         }
     };
+    // Request-rate caps come before any request, robots.txt included.
+    if let Err(wait) = shared.caps.check(&lease.host) {
+        let at = shared.clock.now_ms() + wait.as_millis() as u64 + 1;
+        if let Err(e) = shared.frontier.return_lease(&lease, Some(at)) {
+            warn!(url = %url, cause = %e, "could not return a lease");
+        }
+        shared.wake.notify_waiters();
+        return;
+    }
+    let auth = authority(&url);
     if shared.config.robots == RobotsPolicy::Obey {
-        let auth = authority(&url);
-        match shared.robots_entry(&auth) {
-            None => {
+        match shared.robots_verdict(&auth, &url) {
+            RobotsVerdict::Allowed => {}
+            RobotsVerdict::FetchFirst => {
                 // robots.txt first (RFC 9309 §2.3), archived like any capture; the URL goes back to
                 // its place and waits out the politeness delay.
                 let next_allowed = fetch_robots(shared, &url, &auth, jobs, direct).await;
@@ -611,24 +716,44 @@ async fn process(
                 shared.wake.notify_waiters();
                 return;
             }
-            Some(entry) => {
-                if !robots::allowed(&entry.rules, PRODUCT_TOKEN, &url) {
-                    let _ = shared.frontier.release_host(&lease.host, None);
-                    let outcome = match entry.rules {
-                        RobotsRules::Unreachable(why) => Outcome::RobotsPrerequisiteFailed(why),
-                        _ => Outcome::RobotsPrecluded,
-                    };
-                    finish_direct(shared, direct, lease, outcome);
-                    return;
+            RobotsVerdict::WaitUntil(t) => {
+                debug!(url = %url, until_ms = t, "robots.txt unreachable; waiting for its next try");
+                if let Err(e) = shared.frontier.return_lease(&lease, Some(t)) {
+                    warn!(url = %url, cause = %e, "could not return a lease");
                 }
+                shared.wake.notify_waiters();
+                return;
+            }
+            RobotsVerdict::Precluded => {
+                let _ = shared.frontier.release_host(&lease.host, None);
+                finish_direct(shared, direct, lease, Outcome::RobotsPrecluded, None);
+                return;
+            }
+            RobotsVerdict::PrerequisiteFailed(why) => {
+                let _ = shared.frontier.release_host(&lease.host, None);
+                finish_direct(shared, direct, lease, Outcome::RobotsPrerequisiteFailed(why), None);
+                return;
             }
         }
     }
     let result = shared.fetcher.fetch(&url).await;
-    release_after(shared, &lease.host, &result);
+    let retry_wait = retry_wait(shared, lease.uri.attempts + 1, &result);
+    release_after(shared, &lease.host, &auth, &result, retry_wait);
+    let retry = retry_wait.map(|_| NewUri {
+        seen_key: lease.seen_key.clone(),
+        host: lease.host.clone(),
+        uri: CrawlUri { attempts: lease.uri.attempts + 1, ..lease.uri.clone() },
+    });
     match result {
-        Err(e) => finish_direct(shared, direct, lease, fetch_outcome(&e)),
+        Err(e) => finish_direct(shared, direct, lease, fetch_outcome(&e), retry),
         Ok(ex) => {
+            let status = ex.status().unwrap_or(0);
+            if retry.is_some() {
+                // This try's response is archived; its links wait for the try that succeeds.
+                let (seen, uri) = (lease.seen_key.clone(), lease.uri.clone());
+                send_capture(jobs, &ex, seen, true, uri, Outcome::Fetched(status), vec![], vec![], retry).await;
+                return;
+            }
             let max_decoded = shared.config.max_decoded_size;
             let ex = Arc::new(ex);
             let ex2 = ex.clone();
@@ -636,30 +761,57 @@ async fn process(
                 tokio::task::spawn_blocking(move || extract::outlinks(&ex2, max_decoded)).await.unwrap_or_default();
             let extra = shared.follow_seed_redirect(&lease.uri, &links);
             let outlinks = shared.scoped_outlinks(&lease.uri, links);
-            let status = ex.status().unwrap_or(0);
-            send_capture(
-                jobs,
-                &ex,
-                lease.seen_key.clone(),
-                true,
-                lease.uri.clone(),
-                Outcome::Fetched(status),
-                outlinks,
-                extra,
-            )
-            .await;
+            let (seen, uri) = (lease.seen_key.clone(), lease.uri.clone());
+            send_capture(jobs, &ex, seen, true, uri, Outcome::Fetched(status), outlinks, extra, None).await;
+        }
+    }
+}
+
+/// Whether try number `attempt` (1-based) is tried again, and after how long: network errors,
+/// 5xx, 429 and 503 are, up to `max_retries` more times; `Retry-After` (capped by
+/// `max_retry_after`) when the server sends it on a 429 or 503, else the exponential backoff.
+fn retry_wait(shared: &Shared, attempt: u32, result: &Result<Exchange, FetchError>) -> Option<Duration> {
+    if attempt > shared.config.max_retries {
+        return None;
+    }
+    let backoff = shared.config.backoff;
+    match result {
+        Err(FetchError::Dns(_) | FetchError::Connect(_) | FetchError::Timeout(_) | FetchError::NoResponse(_)) => {
+            Some(backoff.wait(attempt))
+        }
+        Err(_) => None,
+        Ok(ex) => {
+            let status = ex.status()?;
+            if status == 429 || status == 503 {
+                let asked = ex
+                    .framed()
+                    .and_then(|f| f.header("retry-after"))
+                    .and_then(|v| crate::politeness::retry_after(&v, std::time::SystemTime::now()));
+                Some(asked.map(|d| d.min(backoff.max)).unwrap_or_else(|| backoff.wait(attempt)))
+            } else if (500..600).contains(&status) {
+                Some(backoff.wait(attempt))
+            } else {
+                None
+            }
         }
     }
 }
 
 /// Releases the host at the end of its response: it may be fetched again after the politeness
-/// delay.
-fn release_after(shared: &Shared, host: &str, result: &Result<Exchange, FetchError>) {
+/// delay (adaptive or fixed), raised to its robots.txt Crawl-delay and to any retry wait.
+fn release_after(
+    shared: &Shared,
+    host: &str,
+    auth: &str,
+    result: &Result<Exchange, FetchError>,
+    retry_wait: Option<Duration>,
+) {
     let duration = match result {
         Ok(ex) => ex.duration,
         Err(_) => Duration::ZERO,
     };
-    let delay = shared.config.pacing.delay_after(duration);
+    let delay =
+        shared.config.pacing.delay_after(duration).max(shared.crawl_delay(auth)).max(retry_wait.unwrap_or_default());
     let next_allowed = shared.clock.now_ms() + delay.as_millis() as u64;
     if let Err(e) = shared.frontier.release_host(host, Some(next_allowed)) {
         warn!(host, cause = %e, "could not release a host");
@@ -667,7 +819,13 @@ fn release_after(shared: &Shared, host: &str, result: &Result<Exchange, FetchErr
     shared.wake.notify_waiters();
 }
 
-fn finish_direct(shared: &Shared, direct: &mpsc::UnboundedSender<Pending>, lease: Lease, outcome: Outcome) {
+fn finish_direct(
+    shared: &Shared,
+    direct: &mpsc::UnboundedSender<Pending>,
+    lease: Lease,
+    outcome: Outcome,
+    retry: Option<NewUri>,
+) {
     let _ = direct.send(Pending {
         seen_key: lease.seen_key,
         leased: true,
@@ -678,6 +836,7 @@ fn finish_direct(shared: &Shared, direct: &mpsc::UnboundedSender<Pending>, lease
         captured_ms: shared.clock.now_ms(),
         outlinks: vec![],
         extra: vec![],
+        retry,
     });
 }
 
@@ -691,6 +850,7 @@ async fn send_capture(
     outcome: Outcome,
     outlinks: Vec<NewUri>,
     extra: Vec<(Vec<u8>, Vec<u8>)>,
+    retry: Option<NewUri>,
 ) {
     let recs = warc::capture_records(ex);
     let pending = Pending {
@@ -703,14 +863,19 @@ async fn send_capture(
         captured_ms: ex.date.timestamp_millis().max(0) as u64,
         outlinks,
         extra,
+        retry,
     };
     if jobs.send(writer::Job { records: recs.records, primary: recs.primary, payload: pending }).await.is_err() {
         warn!(url = %ex.url, "the WARC writer has stopped; this capture is dropped and will be fetched again");
     }
 }
 
-/// Fetches and archives the robots.txt of `url`'s authority, remembers its decision, and returns
-/// when the host may be fetched again (ms).
+/// Most redirects followed from a robots.txt URL (RFC 9309 §2.3.1.2: at least five).
+const ROBOTS_REDIRECTS: usize = 5;
+
+/// Fetches and archives the robots.txt of `url`'s authority (following up to five redirects,
+/// across authorities, each hop archived), remembers its decision, and returns when the host may
+/// be fetched again (ms).
 async fn fetch_robots(
     shared: &Shared,
     url: &Url,
@@ -718,39 +883,82 @@ async fn fetch_robots(
     jobs: &mpsc::Sender<writer::Job<Pending>>,
     direct: &mpsc::UnboundedSender<Pending>,
 ) -> u64 {
-    let rurl = robots_url(url);
-    let result = shared.fetcher.fetch(&rurl).await;
-    let duration = result.as_ref().map(|e| e.duration).unwrap_or_default();
-    let next_allowed = shared.clock.now_ms() + shared.config.pacing.delay_after(duration).as_millis() as u64;
-    let rules = match &result {
-        Ok(ex) => {
-            let body = extract::decoded_body(ex, robots::MAX_ROBOTS_BYTES as u64).unwrap_or_default();
-            robots::interpret(ex.status(), &body, "")
-        }
-        Err(e) => robots::interpret(None, b"", &e.to_string()),
-    };
-    let entry = RobotsEntry { fetched_ms: shared.clock.now_ms(), rules };
-    shared.remember_robots(auth, entry.clone());
-    let extra = vec![([b"r:", auth.as_bytes()].concat(), encode(&entry))];
-    let uri = CrawlUri { url: rurl.to_string(), hops: "P".into(), via: Some(url.to_string()), seed: url.to_string() };
-    match result {
-        Ok(ex) => {
+    let mut target = robots_url(url);
+    let mut hops = String::from("P");
+    let mut total = Duration::ZERO;
+    loop {
+        let result = shared.fetcher.fetch(&target).await;
+        total += result.as_ref().map(|e| e.duration).unwrap_or_default();
+        let redirect = match &result {
+            Ok(ex) if hops.len() <= ROBOTS_REDIRECTS && matches!(ex.status(), Some(300..=399)) => ex
+                .framed()
+                .and_then(|f| f.header("location"))
+                .and_then(|l| target.join(&l).ok())
+                .filter(|u| matches!(u.scheme(), "http" | "https")),
+            _ => None,
+        };
+        let uri = CrawlUri {
+            url: target.to_string(),
+            hops: hops.clone(),
+            via: Some(url.to_string()),
+            seed: url.to_string(),
+            attempts: 0,
+        };
+        if let (Ok(ex), Some(next)) = (&result, &redirect) {
+            // A redirect hop: archived; the decision comes from where it leads.
             let status = ex.status().unwrap_or(0);
-            send_capture(jobs, &ex, seen_key(&rurl), false, uri, Outcome::Fetched(status), vec![], extra).await;
+            send_capture(jobs, ex, seen_key(&target), false, uri, Outcome::Fetched(status), vec![], vec![], None).await;
+            target = next.clone();
+            hops.push('R');
+            continue;
         }
-        Err(e) => {
-            let _ = direct.send(Pending {
-                seen_key: seen_key(&rurl),
-                leased: false,
-                uri,
-                outcome: fetch_outcome(&e),
-                record_id: None,
-                payload_digest: None,
-                captured_ms: shared.clock.now_ms(),
-                outlinks: vec![],
-                extra,
-            });
+        let rules = match &result {
+            // A redirect chain longer than we follow: no robots.txt found, allow (§2.3.1.2).
+            Ok(ex) if matches!(ex.status(), Some(300..=399)) => RobotsRules::AllowAll,
+            Ok(ex) => {
+                let body = extract::decoded_body(ex, robots::MAX_ROBOTS_BYTES as u64).unwrap_or_default();
+                robots::interpret(ex.status(), &body, "")
+            }
+            Err(e @ (FetchError::Refused { .. } | FetchError::Tls(_) | FetchError::InvalidUrl(_))) => {
+                RobotsRules::Blocked(e.to_string())
+            }
+            Err(e) => robots::interpret(None, b"", &e.to_string()),
+        };
+        let now = shared.clock.now_ms();
+        let old = shared.robots_entry(auth);
+        let entry = RobotsEntry::after_fetch(now, rules, old.as_ref());
+        if let RobotsRules::Unreachable(why) = &entry.rules {
+            warn!(authority = auth, failures = entry.failures, cause = %why, "robots.txt unreachable; the authority waits for it");
         }
+        shared.remember_robots(auth, entry.clone());
+        let extra = vec![([b"r:", auth.as_bytes()].concat(), encode(&entry))];
+        match result {
+            Ok(ex) => {
+                let status = ex.status().unwrap_or(0);
+                send_capture(jobs, &ex, seen_key(&target), false, uri, Outcome::Fetched(status), vec![], extra, None)
+                    .await;
+            }
+            Err(e) => {
+                let _ = direct.send(Pending {
+                    seen_key: seen_key(&target),
+                    leased: false,
+                    uri,
+                    outcome: fetch_outcome(&e),
+                    record_id: None,
+                    payload_digest: None,
+                    captured_ms: now,
+                    outlinks: vec![],
+                    extra,
+                    retry: None,
+                });
+            }
+        }
+        let delay = shared.config.pacing.delay_after(total).max(
+            entry
+                .crawl_delay_ms
+                .map(|ms| Duration::from_millis(ms).min(shared.config.max_crawl_delay))
+                .unwrap_or_default(),
+        );
+        return now + delay.as_millis() as u64;
     }
-    next_allowed
 }

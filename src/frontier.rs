@@ -31,6 +31,9 @@ pub struct CrawlUri {
     pub via: Option<String>,
     /// The seed it descends from.
     pub seed: String,
+    /// Tries already made (0 for a URL never fetched).
+    #[serde(default)]
+    pub attempts: u32,
 }
 
 /// A URL to queue: its keys and its crawl URI.
@@ -212,6 +215,9 @@ pub struct Completion<'a> {
     pub records: u64,
     /// Uncompressed block bytes of those records.
     pub bytes: u64,
+    /// When set, the URL is not finished: it goes back to its host's queue as this crawl URI for
+    /// another try (the host's wait was set when its response ended).
+    pub retry: Option<NewUri>,
 }
 
 /// What [`Frontier::next`] found.
@@ -268,16 +274,15 @@ impl Txn<'_> {
         Ok(())
     }
 
-    /// Queues `n` unless its seen key is already known. Returns whether it was queued.
-    fn enqueue(&mut self, n: &NewUri, seq: Option<u64>) -> Result<bool, StoreError> {
-        if seq.is_none() && (self.seen.contains(&n.seen_key) || self.tree.contains_key(k_url(&n.seen_key))?) {
+    /// Queues `n` unless its seen key is already known (or, with `again`, whatever it is: a retry).
+    /// Returns whether it was queued.
+    fn enqueue(&mut self, n: &NewUri, again: bool) -> Result<bool, StoreError> {
+        if !again && (self.seen.contains(&n.seen_key) || self.tree.contains_key(k_url(&n.seen_key))?) {
             return Ok(false);
         }
         self.seen.insert(n.seen_key.clone());
-        let seq = seq.unwrap_or_else(|| {
-            self.counts.seq += 1;
-            self.counts.seq
-        });
+        self.counts.seq += 1;
+        let seq = self.counts.seq;
         self.batch.insert(k_queue(&n.host, seq), encode(&n.uri));
         self.batch.insert(k_url(&n.seen_key), encode(&UrlRecord { v: 1, state: UrlState::Queued }));
         self.counts.queued += 1;
@@ -340,7 +345,7 @@ impl Frontier {
         let mut t = self.txn(*inner);
         let mut added = 0;
         for n in uris {
-            if t.enqueue(n, None)? {
+            if t.enqueue(n, false)? {
                 added += 1;
             }
         }
@@ -473,25 +478,29 @@ impl Frontier {
     /// counters, and extra key/value pairs (e.g. a robots cache entry). Returns how many outlinks
     /// were new.
     pub fn finish(&self, c: Completion<'_>) -> Result<usize, StoreError> {
-        let Completion { seen_key, leased, result, outlinks, extra, records, bytes } = c;
+        let Completion { seen_key, leased, result, outlinks, extra, records, bytes, retry } = c;
         let mut inner = self.lock();
         let mut t = self.txn(*inner);
         if leased {
             t.batch.remove(k_lease(seen_key));
             t.counts.leased = t.counts.leased.saturating_sub(1);
         }
-        if result.outcome.is_success() {
-            t.counts.fetched += 1;
-        } else {
-            t.counts.failed += 1;
-        }
         t.counts.records += records;
         t.counts.bytes += bytes;
         t.seen.insert(seen_key.to_string());
-        t.batch.insert(k_url(seen_key), encode(&UrlRecord { v: 1, state: UrlState::Finished(Box::new(result)) }));
+        if let Some(again) = &retry {
+            t.enqueue(again, true)?;
+        } else {
+            if result.outcome.is_success() {
+                t.counts.fetched += 1;
+            } else {
+                t.counts.failed += 1;
+            }
+            t.batch.insert(k_url(seen_key), encode(&UrlRecord { v: 1, state: UrlState::Finished(Box::new(result)) }));
+        }
         let mut added = 0;
         for n in outlinks {
-            if t.enqueue(n, None)? {
+            if t.enqueue(n, false)? {
                 added += 1;
             }
         }
@@ -539,7 +548,7 @@ mod tests {
         NewUri {
             seen_key: crate::canon::seen_key(&u),
             host: crate::canon::host_key(&u),
-            uri: CrawlUri { url: url.into(), hops: String::new(), via: None, seed: url.into() },
+            uri: CrawlUri { url: url.into(), hops: String::new(), via: None, seed: url.into(), attempts: 0 },
         }
     }
 
@@ -594,6 +603,7 @@ mod tests {
             extra: vec![],
             records: 2,
             bytes: 10,
+            retry: None,
         })
         .unwrap();
         assert_eq!(f.counts().leased, 2);
@@ -617,6 +627,7 @@ mod tests {
             extra: vec![],
             records: 0,
             bytes: 0,
+            retry: None,
         })
         .unwrap();
         assert_eq!(f.next().unwrap(), Next::WaitUntil(1_002_000));
@@ -633,6 +644,7 @@ mod tests {
             extra: vec![],
             records: 0,
             bytes: 0,
+            retry: None,
         })
         .unwrap();
         assert!(matches!(f.next().unwrap(), Next::Lease(_)));
@@ -653,6 +665,7 @@ mod tests {
                 extra: vec![],
                 records: 0,
                 bytes: 0,
+                retry: None,
             })
             .unwrap();
         assert_eq!(n, 0);

@@ -21,6 +21,7 @@
 //! - [`canon`]: `seen_key`, host key, robots authority.
 //! - [`scope`]: accept or reject a discovered URL.
 //! - [`frontier`]: per-host queues, due times, leases, seen set, outcomes.
+//! - [`politeness`]: request-rate caps (governor), Retry-After, backoff.
 //! - [`store`]: the sled database and its key layout.
 //! - [`robots`]: RFC 9309 interpretation over the `robotstxt` crate.
 //! - [`fetch`]: DNS, destination policy, connect, TLS, the recorded HTTP/1.1 exchange and its framer.
@@ -37,6 +38,7 @@ pub mod crawler;
 pub mod extract;
 pub mod fetch;
 pub mod frontier;
+pub mod politeness;
 pub mod robots;
 pub mod scope;
 pub mod store;
