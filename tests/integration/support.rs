@@ -24,6 +24,8 @@ pub struct Hit {
     pub raw: Vec<u8>,
     /// Connection number (0-based, in accept order).
     pub conn: usize,
+    /// Wall-clock time of `at`.
+    pub wall: std::time::SystemTime,
 }
 
 /// What the server sends for a request.
@@ -195,7 +197,7 @@ fn serve_conn(mut s: impl ServerConn, conn: usize, handler: Handler, log: Arc<Mu
         let raw: Vec<u8> = buf.drain(..end).collect();
         let line = String::from_utf8_lossy(&raw).lines().next().unwrap_or("").to_string();
         let path = line.split(' ').nth(1).unwrap_or("").to_string();
-        log.lock().unwrap().push(Hit { path: path.clone(), at: Instant::now(), raw: raw.clone(), conn });
+        log.lock().unwrap().push(Hit { path: path.clone(), at: Instant::now(), raw: raw.clone(), conn, wall: std::time::SystemTime::now() });
         if quirks.answers_per_conn.is_some_and(|n| answered >= n) {
             return; // dropped: the client sees the connection close before any response byte
         }
