@@ -10,6 +10,7 @@ mod fixture_crawl;
 mod kill_loop;
 mod limits;
 mod operations;
+mod politeness;
 mod replay;
 mod site;
 mod support;

@@ -197,7 +197,13 @@ fn serve_conn(mut s: impl ServerConn, conn: usize, handler: Handler, log: Arc<Mu
         let raw: Vec<u8> = buf.drain(..end).collect();
         let line = String::from_utf8_lossy(&raw).lines().next().unwrap_or("").to_string();
         let path = line.split(' ').nth(1).unwrap_or("").to_string();
-        log.lock().unwrap().push(Hit { path: path.clone(), at: Instant::now(), raw: raw.clone(), conn, wall: std::time::SystemTime::now() });
+        log.lock().unwrap().push(Hit {
+            path: path.clone(),
+            at: Instant::now(),
+            raw: raw.clone(),
+            conn,
+            wall: std::time::SystemTime::now(),
+        });
         if quirks.answers_per_conn.is_some_and(|n| answered >= n) {
             return; // dropped: the client sees the connection close before any response byte
         }
@@ -505,12 +511,13 @@ pub fn finished(state: &Path) -> HashMap<String, harvestd::frontier::Finished> {
     f.finished().map(|r| r.unwrap()).collect()
 }
 
-/// Writes a test configuration in `dir` (WARCs and state below it, no delay, loopback allowed)
-/// with `extra` appended; returns its path.
+/// Writes a test configuration in `dir` (WARCs and state below it, no delay unless `extra` sets
+/// one, loopback allowed) with `extra` appended; returns its path.
 pub fn write_config(dir: &Path, extra: &str) -> PathBuf {
     let p = dir.join("test.toml");
+    let delay = if extra.lines().any(|l| l.starts_with("delay =")) { "" } else { "delay = \"0s\"\n" };
     let text = format!(
-        "warc_dir = {:?}\nstate_dir = {:?}\ndelay = \"0s\"\nallow_private = [\"127.0.0.0/8\"]\n{extra}",
+        "warc_dir = {:?}\nstate_dir = {:?}\n{delay}allow_private = [\"127.0.0.0/8\"]\n{extra}",
         dir.join("warcs").display().to_string(),
         dir.join("state").display().to_string()
     );

@@ -1,0 +1,282 @@
+//! Politeness, timed on the server's side: no request earlier than the required delay minus
+//! 10 ms. Fixed delay, Crawl-delay, Retry-After (both forms), backoff, request-rate caps, the
+//! adaptive delay; robots.txt failures, redirects and BOMs.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use harvestd::frontier::Outcome;
+
+use crate::support::*;
+
+const TOLERANCE: Duration = Duration::from_millis(10);
+
+/// A host with `/` linking to `/p/1` … `/p/n`, answering each after `delay`; `robots` is its
+/// robots.txt (404 when `None`).
+fn site(ip: &str, n: usize, delay: Duration, robots: Option<&'static str>) -> Server {
+    Server::start(
+        ip,
+        Arc::new(move |path: &str, _: &[u8]| {
+            let bytes = match (path, robots) {
+                ("/robots.txt", Some(r)) => http_response(200, "OK", &[("Content-Type", "text/plain")], r.as_bytes()),
+                ("/robots.txt", None) => http_response(404, "Not Found", &[], b""),
+                ("/", _) => {
+                    let links: String = (1..=n).map(|i| format!("<a href=\"/p/{i}\">{i}</a>")).collect();
+                    http_response(200, "OK", &[("Content-Type", "text/html")], links.as_bytes())
+                }
+                _ => http_response(200, "OK", &[("Content-Type", "text/plain")], b"page"),
+            };
+            Reply { bytes, delay, close: false }
+        }),
+    )
+}
+
+/// Asserts every request after the first came at least `min` after the one before it.
+fn assert_spacing(server: &Server, min: Duration) -> Duration {
+    let hits = server.hits();
+    assert!(hits.len() >= 3, "{:?}", server.paths());
+    let mut smallest = Duration::MAX;
+    for w in hits.windows(2) {
+        let gap = w[1].at.duration_since(w[0].at);
+        smallest = smallest.min(gap);
+        assert!(gap + TOLERANCE >= min, "{} came {gap:?} after {}, wanted {min:?}", w[1].path, w[0].path);
+    }
+    smallest
+}
+
+fn run(server: &Server, extra_config: &str) -> (tempfile::TempDir, std::process::Output) {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), extra_config);
+    let out = harvestd().arg("crawl").arg(server.url("/")).arg("--config").arg(&cfg).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    (dir, out)
+}
+
+#[test]
+fn fixed_delay_separates_requests_to_a_host() {
+    let s = site("127.0.0.31", 5, Duration::ZERO, None);
+    let dir = tempfile::tempdir().unwrap();
+    let out =
+        crawl(&[s.url("/")], &dir.path().join("w"), &dir.path().join("s"), &["--delay", "0.3", "--allow-private"]);
+    assert!(out.status.success());
+    assert_eq!(s.hits().len(), 7);
+    let min = assert_spacing(&s, Duration::from_millis(300));
+    eprintln!("fixed delay 300 ms: smallest gap {min:?}");
+}
+
+#[test]
+fn crawl_delay_raises_the_delay_up_to_its_cap() {
+    let s = site("127.0.0.32", 4, Duration::ZERO, Some("User-agent: *\nCrawl-delay: 0.4\n"));
+    let (_d, _) = run(&s, "");
+    assert_spacing(&s, Duration::from_millis(400));
+    let capped = site("127.0.0.33", 3, Duration::ZERO, Some("User-agent: *\nCrawl-delay: 3600\n"));
+    let t0 = std::time::Instant::now();
+    let (_d, _) = run(&capped, "max_crawl_delay = \"250ms\"\n");
+    assert_spacing(&capped, Duration::from_millis(250));
+    assert!(t0.elapsed() < Duration::from_secs(30), "an hour-long Crawl-delay is capped");
+}
+
+/// A server whose `/p/1` answers `first` (a 429 or 503 head) the first `times` times, then 200.
+fn flaky(ip: &str, first: Arc<dyn Fn() -> Vec<u8> + Send + Sync>, times: usize) -> Server {
+    let count = Arc::new(AtomicUsize::new(0));
+    Server::start(
+        ip,
+        Arc::new(move |path: &str, _: &[u8]| {
+            let bytes = match path {
+                "/robots.txt" => http_response(404, "Not Found", &[], b""),
+                "/" => http_response(200, "OK", &[("Content-Type", "text/html")], b"<a href=\"/p/1\">1</a>"),
+                _ if count.fetch_add(1, Ordering::SeqCst) < times => first(),
+                _ => http_response(200, "OK", &[("Content-Type", "text/plain")], b"finally"),
+            };
+            Reply { bytes, delay: Duration::ZERO, close: false }
+        }),
+    )
+}
+
+fn page_hits(s: &Server) -> Vec<Hit> {
+    s.hits().into_iter().filter(|h| h.path == "/p/1").collect()
+}
+
+#[test]
+fn retry_after_in_seconds_is_waited_for_and_both_responses_are_archived() {
+    let s = flaky(
+        "127.0.0.34",
+        Arc::new(|| http_response(503, "Service Unavailable", &[("Retry-After", "1")], b"busy")),
+        1,
+    );
+    let (dir, _) = run(&s, "");
+    let hits = page_hits(&s);
+    assert_eq!(hits.len(), 2);
+    let gap = hits[1].at.duration_since(hits[0].at);
+    assert!(gap + TOLERANCE >= Duration::from_secs(1), "retried after {gap:?}");
+    let recs = read_warcs(&dir.path().join("warcs"));
+    let statuses: Vec<String> = recs
+        .iter()
+        .filter(|r| r.get("warc-type") == Some("response") && r.get("warc-target-uri") == Some(s.url("/p/1").as_str()))
+        .map(|r| String::from_utf8_lossy(&r.block[9..12]).to_string())
+        .collect();
+    assert_eq!(statuses, vec!["503", "200"], "every try's response is archived");
+    assert_eq!(finished(&dir.path().join("state"))[&s.url("/p/1")].outcome, Outcome::Fetched(200));
+}
+
+#[test]
+fn retry_after_as_an_http_date_is_waited_for() {
+    let asked: Arc<Mutex<Option<SystemTime>>> = Arc::new(Mutex::new(None));
+    let a2 = asked.clone();
+    let s = flaky(
+        "127.0.0.35",
+        Arc::new(move || {
+            // Two seconds ahead, rounded up to a whole second (HTTP-dates have no fraction).
+            let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap();
+            let at = SystemTime::UNIX_EPOCH + Duration::from_secs(now.as_secs() + 2);
+            *a2.lock().unwrap() = Some(at);
+            http_response(429, "Too Many Requests", &[("Retry-After", &httpdate::fmt_http_date(at))], b"slow down")
+        }),
+        1,
+    );
+    let (_d, _) = run(&s, "");
+    let hits = page_hits(&s);
+    assert_eq!(hits.len(), 2);
+    let at = asked.lock().unwrap().unwrap();
+    assert!(
+        hits[1].wall + TOLERANCE >= at,
+        "retried {:?} before the date",
+        at.duration_since(hits[1].wall).unwrap_or_default()
+    );
+}
+
+#[test]
+fn repeated_503_backs_off_exponentially_then_gives_up() {
+    let s = flaky("127.0.0.36", Arc::new(|| http_response(503, "Service Unavailable", &[], b"down")), usize::MAX);
+    let (dir, _) = run(&s, "retry_backoff = \"200ms\"\nmax_retries = 3\n");
+    let hits = page_hits(&s);
+    assert_eq!(hits.len(), 4, "the first try and three retries");
+    for (i, w) in hits.windows(2).enumerate() {
+        let want = Duration::from_millis(200 << i);
+        let gap = w[1].at.duration_since(w[0].at);
+        assert!(gap + TOLERANCE >= want, "retry {} after {gap:?}, wanted {want:?}", i + 1);
+    }
+    assert_eq!(finished(&dir.path().join("state"))[&s.url("/p/1")].outcome, Outcome::Fetched(503));
+}
+
+#[test]
+fn request_rate_cap_spaces_requests() {
+    let s = site("127.0.0.37", 5, Duration::ZERO, None);
+    let (_d, _) = run(&s, "max_requests_per_minute = 300\n"); // one each 200 ms
+    assert_spacing(&s, Duration::from_millis(200));
+}
+
+#[test]
+fn adaptive_delay_follows_the_server_response_time() {
+    // Each response takes 150 ms; delay = clamp(2 × fetch time, 0, 10 s) ≥ 300 ms after it ends.
+    let s = site("127.0.0.38", 4, Duration::from_millis(150), None);
+    let (_d, _) = run(&s, "delay = \"\"\ndelay_factor = 2.0\nmin_delay = \"0s\"\nmax_delay = \"10s\"\n");
+    let min = assert_spacing(&s, Duration::from_millis(150 + 300));
+    eprintln!("adaptive delay, 150 ms responses: smallest request gap {min:?}");
+}
+
+/// A server whose robots.txt answers 503 for the first `fails` requests (forever when `usize::MAX`).
+fn robots_flaky(ip: &str, fails: usize) -> Server {
+    let count = Arc::new(AtomicUsize::new(0));
+    Server::start(
+        ip,
+        Arc::new(move |path: &str, _: &[u8]| {
+            let bytes = match path {
+                "/robots.txt" if count.fetch_add(1, Ordering::SeqCst) < fails => {
+                    http_response(503, "Service Unavailable", &[], b"")
+                }
+                "/robots.txt" => http_response(200, "OK", &[], b"User-agent: *\nDisallow: /no/\n"),
+                "/" => {
+                    http_response(200, "OK", &[("Content-Type", "text/html")], b"<a href=/p/1>1</a><a href=/no/x>x</a>")
+                }
+                _ => http_response(200, "OK", &[], b"page"),
+            };
+            Reply { bytes, delay: Duration::ZERO, close: false }
+        }),
+    )
+}
+
+#[test]
+fn robots_5xx_blocks_the_authority_until_a_later_robots_txt_succeeds() {
+    let s = robots_flaky("127.0.0.39", 2);
+    let (dir, _) = run(&s, "retry_backoff = \"200ms\"\nrobots_retry_for = \"30s\"\n");
+    let paths = s.paths();
+    let first_ok = 2; // the third robots.txt request succeeds
+    let robots_at: Vec<usize> = paths.iter().enumerate().filter(|(_, p)| *p == "/robots.txt").map(|(i, _)| i).collect();
+    assert_eq!(robots_at.len(), 3, "{paths:?}");
+    assert!(
+        paths[..robots_at[first_ok]].iter().all(|p| p == "/robots.txt"),
+        "no page before robots.txt succeeds: {paths:?}"
+    );
+    assert!(!paths.contains(&"/no/x".to_string()));
+    let done = finished(&dir.path().join("state"));
+    assert_eq!(done[&s.url("/p/1")].outcome, Outcome::Fetched(200));
+    assert_eq!(done[&s.url("/no/x")].outcome, Outcome::RobotsPrecluded);
+}
+
+#[test]
+fn robots_5xx_past_the_retry_budget_fails_the_authority_and_the_crawl_finishes() {
+    let s = robots_flaky("127.0.0.40", usize::MAX);
+    let (dir, _) = run(&s, "retry_backoff = \"100ms\"\nrobots_retry_for = \"1s\"\n");
+    assert!(s.paths().iter().all(|p| p == "/robots.txt"), "zero page requests: {:?}", s.paths());
+    assert!(s.paths().len() >= 3, "robots.txt was retried: {:?}", s.paths());
+    let done = finished(&dir.path().join("state"));
+    assert!(matches!(done[&s.url("/")].outcome, Outcome::RobotsPrerequisiteFailed(_)), "{:?}", done[&s.url("/")]);
+}
+
+#[test]
+fn robots_txt_redirected_to_another_authority_is_obeyed() {
+    let other = Server::start(
+        "127.0.0.42",
+        Arc::new(|path: &str, _: &[u8]| match path {
+            "/robots-real.txt" => Reply::raw(http_response(200, "OK", &[], b"User-agent: *\nDisallow: /secret\n")),
+            _ => Reply::raw(http_response(404, "Not Found", &[], b"")),
+        }),
+    );
+    let target = other.url("/robots-real.txt");
+    let s = Server::start(
+        "127.0.0.41",
+        Arc::new(move |path: &str, _: &[u8]| match path {
+            "/robots.txt" => Reply::raw(http_response(301, "Moved", &[("Location", &target)], b"")),
+            "/" => Reply::raw(http_response(
+                200,
+                "OK",
+                &[("Content-Type", "text/html")],
+                b"<a href=/secret>s</a><a href=/open>o</a>",
+            )),
+            _ => Reply::raw(http_response(200, "OK", &[], b"page")),
+        }),
+    );
+    let (dir, _) = run(&s, "");
+    assert!(!s.paths().contains(&"/secret".to_string()), "{:?}", s.paths());
+    assert!(s.paths().contains(&"/open".to_string()));
+    assert_eq!(other.paths(), vec!["/robots-real.txt"]);
+    let done = finished(&dir.path().join("state"));
+    assert_eq!(done[&s.url("/secret")].outcome, Outcome::RobotsPrecluded);
+    assert_eq!(done[&other.url("/robots-real.txt")].uri.hops, "PR", "the redirect hop is archived too");
+}
+
+#[test]
+fn bom_prefixed_robots_txt_is_obeyed_and_4xx_allows_all() {
+    let bom: &'static str = "\u{feff}User-agent: *\r\nDisallow: /private/\r\n";
+    let s = Server::start(
+        "127.0.0.43",
+        Arc::new(move |path: &str, _: &[u8]| match path {
+            "/robots.txt" => Reply::raw(http_response(200, "OK", &[], bom.as_bytes())),
+            "/" => Reply::raw(http_response(
+                200,
+                "OK",
+                &[("Content-Type", "text/html")],
+                b"<a href=/private/a>p</a><a href=/b>b</a>",
+            )),
+            _ => Reply::raw(http_response(200, "OK", &[], b"page")),
+        }),
+    );
+    let (_d, _) = run(&s, "");
+    assert!(!s.paths().iter().any(|p| p.starts_with("/private/")), "{:?}", s.paths());
+    assert!(s.paths().contains(&"/b".to_string()));
+    let open = site("127.0.0.44", 2, Duration::ZERO, None); // robots.txt 404
+    let (_d, _) = run(&open, "");
+    assert_eq!(open.hits().len(), 4, "4xx robots.txt: every page fetched");
+}
