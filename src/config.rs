@@ -129,6 +129,8 @@ raw_config! {
     connect_timeout: Spanned<String> = "dflt_connect_timeout";
     /// Time allowed for one whole exchange, request start to response end.
     fetch_timeout: Spanned<String> = "dflt_fetch_timeout";
+    /// Longest silence while waiting for the response head or more of its body.
+    read_timeout: Spanned<String> = "dflt_read_timeout";
     /// Bytes of one response kept; beyond it the record ends with `WARC-Truncated: length`.
     max_record_size: Spanned<String> = "dflt_max_record_size";
     /// Bytes of decoded (gunzipped) body that link extraction reads at most.
@@ -199,6 +201,9 @@ fn dflt_max_record_size() -> Spanned<String> {
 }
 fn dflt_max_decoded_size() -> Spanned<String> {
     d("20MB")
+}
+fn dflt_read_timeout() -> Spanned<String> {
+    d("30s")
 }
 fn dflt_max_crawl_delay() -> Spanned<String> {
     d("60s")
@@ -358,6 +363,8 @@ pub struct Config {
     pub connect_timeout: Duration,
     /// Whole-exchange timeout.
     pub fetch_timeout: Duration,
+    /// Silence timeout while reading a response.
+    pub read_timeout: Duration,
     /// Response bytes kept per capture.
     pub max_record_size: u64,
     /// Decoded bytes read by extraction.
@@ -585,6 +592,7 @@ impl Config {
             robots_retry_for: cx.duration("robots_retry_for", &raw.robots_retry_for)?,
             connect_timeout: cx.duration("connect_timeout", &raw.connect_timeout)?,
             fetch_timeout: cx.duration("fetch_timeout", &raw.fetch_timeout)?,
+            read_timeout: cx.duration("read_timeout", &raw.read_timeout)?,
             max_record_size: cx.size("max_record_size", &raw.max_record_size)?,
             max_decoded_size: cx.size("max_decoded_size", &raw.max_decoded_size)?,
             allow_private,

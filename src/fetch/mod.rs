@@ -166,6 +166,8 @@ pub struct FetchSettings {
     pub connect_timeout: Duration,
     /// Whole exchange timeout.
     pub fetch_timeout: Duration,
+    /// Longest silence while waiting for the response head or the next body bytes.
+    pub read_timeout: Duration,
     /// Response bytes kept.
     pub max_record_size: usize,
     /// Opened private destinations.
@@ -188,6 +190,7 @@ impl FetchSettings {
             from: config.from.clone(),
             connect_timeout: config.connect_timeout,
             fetch_timeout: config.fetch_timeout,
+            read_timeout: config.read_timeout,
             max_record_size: config.max_record_size.min(usize::MAX as u64) as usize,
             allow_private: config.allow_private.clone(),
             resolve: config.resolve.clone(),
@@ -478,26 +481,30 @@ impl Fetcher {
         enum End {
             Complete,
             Capped,
+            Idle,
             BodyError(String),
             HeadError(String),
         }
         let tape_for_loop = tape.clone();
         let sender = &mut conn.sender;
+        let idle = self.settings.read_timeout;
         let run = async move {
-            let resp = match sender.send_request(req).await {
-                Ok(r) => r,
-                Err(e) => return End::HeadError(e.to_string()),
+            let resp = match tokio::time::timeout(idle, sender.send_request(req)).await {
+                Err(_) => return End::Idle,
+                Ok(Ok(r)) => r,
+                Ok(Err(e)) => return End::HeadError(e.to_string()),
             };
             let mut body = resp.into_body();
             loop {
-                match body.frame().await {
-                    None => return End::Complete,
-                    Some(Ok(_)) => {
+                match tokio::time::timeout(idle, body.frame()).await {
+                    Err(_) => return End::Idle,
+                    Ok(None) => return End::Complete,
+                    Ok(Some(Ok(_))) => {
                         if tape_for_loop.lock().map(|t| t.received.len() > cap).unwrap_or(false) {
                             return End::Capped;
                         }
                     }
-                    Some(Err(e)) => return End::BodyError(e.to_string()),
+                    Ok(Some(Err(e))) => return End::BodyError(e.to_string()),
                 }
             }
         };
@@ -507,10 +514,12 @@ impl Fetcher {
             let mut t = tape.lock().unwrap_or_else(|p| p.into_inner());
             (std::mem::take(&mut t.sent), std::mem::take(&mut t.received), std::mem::take(&mut t.dropped), t.eof)
         };
-        let timed_out = end.is_err();
+        let timed_out = matches!(end, Err(_) | Ok(End::Idle));
+        let went_idle = matches!(end, Ok(End::Idle));
         let (hyper_done, failure) = match end {
             Ok(End::Complete) => (true, None),
             Ok(End::Capped) => (false, None),
+            Ok(End::Idle) => (false, Some(format!("no bytes for {:?}", self.settings.read_timeout))),
             Ok(End::BodyError(e)) => (false, Some(e)),
             Ok(End::HeadError(e)) => (false, Some(e)),
             Err(_) => (false, Some("timeout".to_string())),
@@ -523,7 +532,7 @@ impl Fetcher {
         if received.is_empty() {
             conn.task.abort();
             return Err(if timed_out {
-                FetchError::Timeout(self.settings.fetch_timeout)
+                FetchError::Timeout(if went_idle { self.settings.read_timeout } else { self.settings.fetch_timeout })
             } else {
                 FetchError::NoResponse(failure.unwrap_or_else(|| "connection closed".into()))
             });

@@ -7,6 +7,7 @@ mod config_file;
 mod destinations;
 mod first_capture;
 mod fixture_crawl;
+mod hostile;
 mod kill_loop;
 mod limits;
 mod operations;

@@ -280,3 +280,53 @@ fn bom_prefixed_robots_txt_is_obeyed_and_4xx_allows_all() {
     let (_d, _) = run(&open, "");
     assert_eq!(open.hits().len(), 4, "4xx robots.txt: every page fetched");
 }
+
+/// Serves 50 fast hosts (and, with `slow`, one whose every response takes 3 s) and crawls them
+/// all; returns how long the fast hosts took, first request to last fast request, on the servers.
+fn many_hosts_run(slow: bool) -> Duration {
+    let fast: Vec<Server> = (100..150).map(|i| site(&format!("127.0.0.{i}"), 7, Duration::ZERO, None)).collect();
+    let slow_host = slow.then(|| site("127.0.0.150", 7, Duration::from_secs(3), None));
+    let mut seeds: Vec<String> = fast.iter().map(|s| s.url("/")).collect();
+    if let Some(s) = &slow_host {
+        seeds.push(s.url("/"));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = harvestd()
+        .arg("crawl")
+        .args(&seeds)
+        .args(["--delay", "0.25", "--allow-private", "--warc-dir"])
+        .arg(dir.path().join("w"))
+        .arg("--state-dir")
+        .arg(dir.path().join("s"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // The fast hosts are done when each has served robots.txt, its front page and 7 pages.
+    let t = std::time::Instant::now();
+    while fast.iter().any(|s| s.hits().len() < 9) {
+        assert!(t.elapsed() < Duration::from_secs(120), "fast hosts did not finish");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let mut all: Vec<std::time::Instant> = fast.iter().flat_map(|s| s.hits().into_iter().map(|h| h.at)).collect();
+    if let Some(s) = &slow_host {
+        all.extend(s.hits().into_iter().map(|h| h.at));
+        assert!(s.hits().len() < 9, "the slow host was still being crawled");
+    }
+    let start = *all.iter().min().unwrap();
+    let end = fast.iter().flat_map(|s| s.hits().into_iter().map(|h| h.at)).max().unwrap();
+    end.duration_since(start)
+}
+
+#[test]
+fn one_slow_host_does_not_hold_back_fifty_fast_ones() {
+    let without = many_hosts_run(false);
+    let with = many_hosts_run(true);
+    eprintln!("50 fast hosts: {without:?} alone, {with:?} beside a host answering in 3 s");
+    assert!(
+        with.as_secs_f64() <= without.as_secs_f64() * 1.10,
+        "fast hosts took {with:?} beside the slow one, {without:?} alone"
+    );
+}
