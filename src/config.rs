@@ -143,6 +143,9 @@ raw_config! {
     keep_alive: bool = "dflt_true";
     /// How long an idle kept-alive connection stays open.
     idle_timeout: Spanned<String> = "dflt_idle_timeout";
+    /// `"capture"` (default: a certificate that does not verify is still captured, its verdict
+    /// logged and kept) or `"strict"` (refused).
+    tls_verify: Spanned<String> = "dflt_tls_verify";
     /// A PEM file of extra CA certificates trusted besides the built-in (Mozilla) roots.
     ca_file: Spanned<String> = "dflt_empty_spanned";
     /// Longest time a finished capture waits for the WARC fsync (group commit).
@@ -228,6 +231,9 @@ fn dflt_robots_retry_for() -> Spanned<String> {
 }
 fn dflt_idle_close() -> Spanned<String> {
     d("60s")
+}
+fn dflt_tls_verify() -> Spanned<String> {
+    d("capture")
 }
 fn dflt_true() -> bool {
     true
@@ -373,6 +379,8 @@ pub struct Config {
     pub allow_private: AllowPrivate,
     /// DNS overrides: (host, port) → address.
     pub resolve: HashMap<(String, u16), IpAddr>,
+    /// Refuse certificates that do not verify.
+    pub tls_strict: bool,
     /// HTTP/1.1 keep-alive.
     pub keep_alive: bool,
     /// Idle time after which a kept-alive connection is closed.
@@ -598,6 +606,17 @@ impl Config {
             allow_private,
             resolve,
             extra_roots,
+            tls_strict: match raw.tls_verify.get_ref().as_str() {
+                "capture" => false,
+                "strict" => true,
+                other => {
+                    return cx.err(
+                        "tls_verify",
+                        raw.tls_verify.span(),
+                        format!("{other:?} is not \"capture\" or \"strict\""),
+                    )
+                }
+            },
             keep_alive: raw.keep_alive,
             idle_timeout: cx.duration("idle_timeout", &raw.idle_timeout)?,
             group_commit: cx.duration("group_commit", &raw.group_commit)?,

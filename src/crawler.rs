@@ -152,6 +152,8 @@ struct Pending {
     extra: Vec<(Vec<u8>, Vec<u8>)>,
     /// The URL goes back to its queue for another try (this try's response, if any, is archived).
     retry: Option<NewUri>,
+    /// The TLS certificate verdict, for https.
+    tls: Option<String>,
 }
 
 /// Everything the workers share.
@@ -410,6 +412,7 @@ fn commit_one(shared: &Shared, p: Pending, location: Option<writer::Location>, r
         payload_digest: p.payload_digest,
         captured_ms: p.captured_ms,
         uri: p.uri.clone(),
+        tls: p.tls.clone(),
     };
     let retry = p.retry.clone();
     match shared.frontier.finish(Completion {
@@ -462,6 +465,7 @@ fn commit_one(shared: &Shared, p: Pending, location: Option<writer::Location>, r
                 warc = location.as_ref().map(|l| l.file.as_str()).unwrap_or("-"),
                 offset = location.as_ref().map(|l| l.offset).unwrap_or(0),
                 new_urls = added,
+                tls = p.tls.as_deref().unwrap_or("-"),
                 detail = %detail,
                 "finished"
             );
@@ -837,6 +841,7 @@ fn finish_direct(
         outlinks: vec![],
         extra: vec![],
         retry,
+        tls: None,
     });
 }
 
@@ -864,7 +869,11 @@ async fn send_capture(
         outlinks,
         extra,
         retry,
+        tls: ex.tls_verdict.clone(),
     };
+    if let Some(v) = ex.tls_verdict.as_deref().filter(|v| *v != "valid") {
+        warn!(url = %ex.url, verdict = v, "certificate did not verify; captured anyway (tls_verify = \"capture\")");
+    }
     if jobs.send(writer::Job { records: recs.records, primary: recs.primary, payload: pending }).await.is_err() {
         warn!(url = %ex.url, "the WARC writer has stopped; this capture is dropped and will be fetched again");
     }
@@ -950,6 +959,7 @@ async fn fetch_robots(
                     outlinks: vec![],
                     extra,
                     retry: None,
+                    tls: None,
                 });
             }
         }

@@ -124,6 +124,9 @@ pub struct Finished {
     pub captured_ms: u64,
     /// The crawl URI as it was leased.
     pub uri: CrawlUri,
+    /// For https: the certificate verdict (`valid`, or `invalid: why` when captured anyway).
+    #[serde(default)]
+    pub tls: Option<String>,
 }
 
 /// The per-URL value under `u:` (versioned so the layout can evolve).
@@ -568,6 +571,7 @@ mod tests {
             payload_digest: None,
             captured_ms: 0,
             uri: l.uri.clone(),
+            tls: None,
         }
     }
 

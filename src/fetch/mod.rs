@@ -121,6 +121,9 @@ pub struct Exchange {
     pub material: Material,
     /// Why the block is incomplete, if it is.
     pub truncated: Option<Truncation>,
+    /// For https: the certificate verdict, `valid` or `invalid: why` (kept as data, never in the
+    /// block).
+    pub tls_verdict: Option<String>,
 }
 
 impl Exchange {
@@ -176,6 +179,8 @@ pub struct FetchSettings {
     pub resolve: HashMap<(String, u16), IpAddr>,
     /// Extra trusted CA certificates.
     pub extra_roots: Vec<rustls::pki_types::CertificateDer<'static>>,
+    /// Refuse certificates that do not verify (else capture anyway and report the verdict).
+    pub tls_strict: bool,
     /// Reuse a host's connection for its next request.
     pub keep_alive: bool,
     /// How long an idle connection is kept for reuse.
@@ -195,6 +200,7 @@ impl FetchSettings {
             allow_private: config.allow_private.clone(),
             resolve: config.resolve.clone(),
             extra_roots: config.extra_roots.clone(),
+            tls_strict: config.tls_strict,
             keep_alive: config.keep_alive,
             idle_timeout: config.idle_timeout,
         }
@@ -209,6 +215,8 @@ pub struct Fetcher {
     /// Idle keep-alive connections by authority (`scheme://host:port`); a connection is taken out
     /// while in use, so it is never shared (one request at a time, no pipelining).
     pool: Arc<Mutex<HashMap<String, Conn>>>,
+    /// Verifies each TLS peer's chain after the handshake (the verdict of capture mode).
+    verifier: Arc<rustls::client::WebPkiServerVerifier>,
 }
 
 impl std::fmt::Debug for Fetcher {
@@ -217,23 +225,77 @@ impl std::fmt::Debug for Fetcher {
     }
 }
 
-/// The rustls client configuration: ring provider chosen explicitly (DESIGN traps), webpki roots
-/// plus `extra_roots`, strict verification, ALPN `http/1.1` only.
-pub fn tls_config(extra_roots: &[rustls::pki_types::CertificateDer<'static>]) -> rustls::ClientConfig {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+fn roots(extra_roots: &[rustls::pki_types::CertificateDer<'static>]) -> rustls::RootCertStore {
     let mut roots = rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     for c in extra_roots {
         if let Err(e) = roots.add(c.clone()) {
             tracing::warn!(cause = %e, "an extra CA certificate was not usable");
         }
     }
-    let mut cfg = rustls::ClientConfig::builder_with_provider(provider)
+    roots
+}
+
+/// The rustls client configuration: ring provider chosen explicitly (DESIGN traps), webpki roots
+/// plus `extra_roots`, ALPN `http/1.1` only. `strict` refuses a certificate that does not verify;
+/// otherwise the handshake accepts any certificate (its signatures are still checked, so the
+/// peer holds the key) and [`Fetcher`] takes the verdict after the handshake.
+pub fn tls_config(extra_roots: &[rustls::pki_types::CertificateDer<'static>], strict: bool) -> rustls::ClientConfig {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .expect("ring supports the default protocol versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+        .expect("ring supports the default protocol versions");
+    let mut cfg = if strict {
+        builder.with_root_certificates(roots(extra_roots)).with_no_client_auth()
+    } else {
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(CaptureVerifier { provider }))
+            .with_no_client_auth()
+    };
     cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
     cfg
+}
+
+/// Accepts any certificate chain during the handshake, but checks the handshake signatures for
+/// real (the peer must hold the certificate's key). The chain's verdict is taken separately.
+#[derive(Debug)]
+struct CaptureVerifier {
+    provider: Arc<rustls::crypto::CryptoProvider>,
+}
+
+impl rustls::client::danger::ServerCertVerifier for CaptureVerifier {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.provider.signature_verification_algorithms.supported_schemes()
+    }
 }
 
 /// The request target in origin form (RFC 9112 §3.2.1): path and query, never the fragment.
@@ -256,13 +318,20 @@ pub fn host_header(url: &Url) -> String {
 impl Fetcher {
     /// A fetcher with `settings` and the default (strict) TLS configuration.
     pub fn new(settings: FetchSettings) -> Self {
-        let tls = tls_config(&settings.extra_roots);
+        let tls = tls_config(&settings.extra_roots, settings.tls_strict);
         Self::with_tls(settings, tls)
     }
 
     /// A fetcher with a given TLS configuration (tests use a private CA).
     pub fn with_tls(settings: FetchSettings, tls: rustls::ClientConfig) -> Self {
+        let verifier = rustls::client::WebPkiServerVerifier::builder_with_provider(
+            Arc::new(roots(&settings.extra_roots)),
+            Arc::new(rustls::crypto::ring::default_provider()),
+        )
+        .build()
+        .expect("the webpki roots are usable");
         Self {
+            verifier,
             settings: Arc::new(settings),
             tls: tokio_rustls::TlsConnector::from(Arc::new(tls)),
             pool: Arc::new(Mutex::new(HashMap::new())),
@@ -424,12 +493,32 @@ impl Fetcher {
             let host = url.host_str().unwrap_or("").trim_start_matches('[').trim_end_matches(']');
             let name = rustls::pki_types::ServerName::try_from(host.to_string())
                 .map_err(|e| FetchError::Tls(format!("server name {host:?}: {e}")))?;
-            let tls = match tokio::time::timeout_at(connect_deadline, self.tls.connect(name, tcp)).await {
+            let tls = match tokio::time::timeout_at(connect_deadline, self.tls.connect(name.clone(), tcp)).await {
                 Ok(Ok(t)) => t,
                 Ok(Err(e)) => return Err(FetchError::Tls(e.to_string())),
                 Err(_) => return Err(FetchError::Tls("handshake timed out".into())),
             };
-            self.handshake(tls, peer).await
+            // The certificate verdict, taken per connection from the peer's chain (a resumed
+            // session skips the handshake callback, so it is never relied upon).
+            let verdict = match tls.get_ref().1.peer_certificates() {
+                Some([end, rest @ ..]) => {
+                    match rustls::client::danger::ServerCertVerifier::verify_server_cert(
+                        &*self.verifier,
+                        end,
+                        rest,
+                        &name,
+                        &[],
+                        rustls::pki_types::UnixTime::now(),
+                    ) {
+                        Ok(_) => "valid".to_string(),
+                        Err(e) => format!("invalid: {e}"),
+                    }
+                }
+                _ => "invalid: no certificate".to_string(),
+            };
+            let mut conn = self.handshake(tls, peer).await?;
+            conn.tls_verdict = Some(verdict);
+            Ok(conn)
         } else {
             self.handshake(tcp, peer).await
         }
@@ -454,7 +543,7 @@ impl Fetcher {
         // The connection task drives the socket; its handle is kept so a timeout or a cap really
         // closes the socket (DESIGN traps).
         let task = tokio::spawn(conn);
-        Ok(Conn { sender, task, tape, peer, idle_since: Instant::now() })
+        Ok(Conn { sender, task, tape, peer, idle_since: Instant::now(), tls_verdict: None })
     }
 
     /// Runs one GET exchange on `conn`, recording it. Returns the exchange and the connection when
@@ -580,6 +669,7 @@ impl Fetcher {
             block: received,
             material,
             truncated,
+            tls_verdict: conn.tls_verdict.clone(),
         };
         if reusable {
             Ok((ex, Some(conn)))
@@ -602,6 +692,8 @@ struct Conn {
     tape: Arc<Mutex<Tape>>,
     peer: SocketAddr,
     idle_since: Instant,
+    /// For TLS: `valid`, or `invalid: why`.
+    tls_verdict: Option<String>,
 }
 
 #[cfg(test)]

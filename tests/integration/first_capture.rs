@@ -169,6 +169,7 @@ fn http_seed_redirecting_to_https_www_is_followed_and_captured() {
     assert_eq!(done[&plain.url("/")].outcome, Outcome::Fetched(301));
     assert_eq!(done[&https_root].outcome, Outcome::Fetched(200), "the redirect target is captured");
     assert_eq!(done[&https_root].uri.hops, "R");
+    assert_eq!(done[&https_root].tls.as_deref(), Some("valid"));
     // The redirect target became a seed: its own links (L hops) are in scope.
     let cd = format!("{https_root}close-delimited");
     assert_eq!(done[&cd].outcome, Outcome::Fetched(200), "an L hop from the https seed");
@@ -188,15 +189,36 @@ fn http_seed_redirecting_to_https_www_is_followed_and_captured() {
 }
 
 #[test]
-fn invalid_certificate_is_refused_under_strict_verification() {
+fn invalid_certificate_is_captured_with_its_verdict_and_refused_when_strict() {
     let pki = test_pki(&["bad.fixture.test"], false);
     let tls = tls_site(&pki);
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = write_config(dir.path(), &format!("resolve = [\"bad.fixture.test:{}:127.0.0.5\"]\n", tls.addr.port()));
     let seed = format!("https://bad.fixture.test:{}/", tls.addr.port());
+    let resolve = format!("resolve = [\"bad.fixture.test:{}:127.0.0.5\"]\n", tls.addr.port());
+
+    // Default (capture): an archive wants the page; the verdict is logged and kept as data.
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), &resolve);
     let out = harvestd().arg("crawl").arg(&seed).arg("--config").arg(&cfg).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(tls.hits().is_empty(), "no HTTP request over an unverified connection");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("certificate did not verify; captured anyway"));
+    let done = finished(&dir.path().join("state"));
+    assert_eq!(done[&seed].outcome, Outcome::Fetched(200));
+    let verdict = done[&seed].tls.clone().unwrap();
+    assert!(verdict.starts_with("invalid"), "{verdict}");
+    let recs = read_warcs(&dir.path().join("warcs"));
+    let r = recs
+        .iter()
+        .find(|r| r.get("warc-target-uri") == Some(seed.as_str()) && r.get("warc-type") == Some("response"))
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&r.block).contains("invalid"), "the verdict is never in the block");
+
+    // Strict: refused, no HTTP request over the unverified connection.
+    let before = tls.hits().len();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), &format!("{resolve}tls_verify = \"strict\"\n"));
+    let out = harvestd().arg("crawl").arg(&seed).arg("--config").arg(&cfg).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(tls.hits().len(), before, "no HTTP request over an unverified connection");
     let done = finished(&dir.path().join("state"));
     assert!(matches!(done[&format!("{seed}robots.txt")].outcome, Outcome::Tls(_)), "{:?}", done);
     assert!(
