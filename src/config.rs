@@ -101,6 +101,15 @@ raw_config! {
     exclude: Vec<Spanned<String>> = "Vec::new";
     /// `"obey"` or `"ignore"` robots.txt.
     robots: Spanned<String> = "dflt_robots";
+    /// Hosts whose robots.txt is not fetched or obeyed (the site owner gave permission): a name,
+    /// or `.example.org` for it and its subdomains.
+    robots_ignore_hosts: Vec<String> = "Vec::new";
+    /// Fetch page requisites (embeds: images, stylesheets, scripts) even where robots.txt
+    /// disallows them, so pages replay whole.
+    robots_allow_requisites: bool = "dflt_false";
+    /// Obey `<meta name="robots" content="nofollow">` and `X-Robots-Tag: nofollow` (links of such a
+    /// page are not followed; its page requisites still are).
+    obey_meta_robots: bool = "dflt_false";
     /// Fixed politeness delay; when set, the adaptive delay is off (`--delay SECS` sets this).
     delay: Spanned<String> = "dflt_empty_spanned";
     /// Adaptive delay = clamp(delay_factor × fetch duration, min_delay, max_delay).
@@ -235,6 +244,9 @@ fn dflt_idle_close() -> Spanned<String> {
 fn dflt_tls_verify() -> Spanned<String> {
     d("capture")
 }
+fn dflt_false() -> bool {
+    false
+}
 fn dflt_true() -> bool {
     true
 }
@@ -349,6 +361,12 @@ pub struct Config {
     pub exclude: Vec<Regex>,
     /// robots.txt policy.
     pub robots: RobotsPolicy,
+    /// Hosts exempt from robots.txt (exact names; a leading dot also covers subdomains).
+    pub robots_ignore_hosts: Vec<String>,
+    /// Fetch embeds even where robots.txt disallows them.
+    pub robots_allow_requisites: bool,
+    /// Obey meta robots / X-Robots-Tag nofollow.
+    pub obey_meta_robots: bool,
     /// Politeness delay policy.
     pub pacing: Pacing,
     /// Cap on an obeyed Crawl-delay.
@@ -391,6 +409,17 @@ pub struct Config {
     pub group_commit: Duration,
     /// sled cache capacity in bytes.
     pub state_cache: u64,
+}
+
+impl Config {
+    /// Whether robots.txt applies to `host` (policy `obey` and the host not exempt).
+    pub fn robots_applies(&self, host: &str) -> bool {
+        self.robots == RobotsPolicy::Obey
+            && !self.robots_ignore_hosts.iter().any(|h| match h.strip_prefix('.') {
+                Some(domain) => host == domain || host.ends_with(h.as_str()),
+                None => host == h,
+            })
+    }
 }
 
 /// The product token robots.txt groups are matched against (RFC 9309 §2.2.1).
@@ -587,6 +616,9 @@ impl Config {
             max_hops: raw.max_hops as usize,
             exclude,
             robots,
+            robots_ignore_hosts: raw.robots_ignore_hosts.iter().map(|h| h.trim().to_ascii_lowercase()).collect(),
+            robots_allow_requisites: raw.robots_allow_requisites,
+            obey_meta_robots: raw.obey_meta_robots,
             pacing,
             max_crawl_delay: cx.duration("max_crawl_delay", &raw.max_crawl_delay)?,
             max_requests_per_minute: raw.max_requests_per_minute,
@@ -782,6 +814,17 @@ mod tests {
         assert_eq!(c.resolve.get(&("example.com".into(), 443)), Some(&"127.0.0.1".parse().unwrap()));
         let e = parse("allow_private = [\"10.0.0.0/33\"]\n").unwrap_err();
         assert_eq!(e.key.as_deref(), Some("allow_private"));
+    }
+
+    #[test]
+    fn robots_exemptions_by_host_and_domain() {
+        let c = parse("robots_ignore_hosts = [\"Permitted.example\", \".friends.example\"]\n").unwrap();
+        assert!(!c.robots_applies("permitted.example"));
+        assert!(c.robots_applies("www.permitted.example"));
+        assert!(!c.robots_applies("friends.example"));
+        assert!(!c.robots_applies("a.friends.example"));
+        assert!(c.robots_applies("notfriends.example"));
+        assert!(!parse("robots = \"ignore\"\n").unwrap().robots_applies("any.example"));
     }
 
     #[test]

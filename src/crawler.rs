@@ -620,12 +620,13 @@ impl Shared {
         }
     }
 
-    /// The Crawl-delay of `auth`'s robots.txt, capped by `max_crawl_delay`.
-    fn crawl_delay(&self, auth: &str) -> Duration {
-        if self.config.robots != RobotsPolicy::Obey {
+    /// The Crawl-delay of the robots.txt of the URL just fetched, capped by `max_crawl_delay`.
+    fn crawl_delay(&self, host: &str, result: &Result<Exchange, FetchError>) -> Duration {
+        let Ok(ex) = result else { return Duration::ZERO };
+        if !self.config.robots_applies(host) {
             return Duration::ZERO;
         }
-        self.robots_entry(auth)
+        self.robots_entry(&authority(&ex.url))
             .and_then(|e| e.crawl_delay_ms)
             .map(|ms| Duration::from_millis(ms).min(self.config.max_crawl_delay))
             .unwrap_or_default()
@@ -707,13 +708,19 @@ async fn process(
         return;
     }
     let auth = authority(&url);
-    if shared.config.robots == RobotsPolicy::Obey {
-        match shared.robots_verdict(&auth, &url) {
+    if shared.config.robots_applies(&lease.host) {
+        let mut verdict = shared.robots_verdict(&auth, &url);
+        if verdict == RobotsVerdict::Precluded && shared.config.robots_allow_requisites && lease.uri.hops.ends_with('E')
+        {
+            debug!(url = %url, "robots.txt disallows this page requisite; fetched (robots_allow_requisites)");
+            verdict = RobotsVerdict::Allowed;
+        }
+        match verdict {
             RobotsVerdict::Allowed => {}
             RobotsVerdict::FetchFirst => {
                 // robots.txt first (RFC 9309 §2.3), archived like any capture; the URL goes back to
                 // its place and waits out the politeness delay.
-                let next_allowed = fetch_robots(shared, &url, &auth, jobs, direct).await;
+                let next_allowed = fetch_robots(shared, &url, &lease.uri.seed, &auth, jobs, direct).await;
                 if let Err(e) = shared.frontier.return_lease(&lease, Some(next_allowed)) {
                     warn!(url = %url, cause = %e, "could not return a lease");
                 }
@@ -742,7 +749,7 @@ async fn process(
     }
     let result = shared.fetcher.fetch(&url).await;
     let retry_wait = retry_wait(shared, lease.uri.attempts + 1, &result);
-    release_after(shared, &lease.host, &auth, &result, retry_wait);
+    release_after(shared, &lease.host, &result, retry_wait);
     let retry = retry_wait.map(|_| NewUri {
         seen_key: lease.seen_key.clone(),
         host: lease.host.clone(),
@@ -761,8 +768,18 @@ async fn process(
             let max_decoded = shared.config.max_decoded_size;
             let ex = Arc::new(ex);
             let ex2 = ex.clone();
-            let links =
-                tokio::task::spawn_blocking(move || extract::outlinks(&ex2, max_decoded)).await.unwrap_or_default();
+            let sitemap = lease.uri.hops.ends_with('M');
+            let obey_meta = shared.config.obey_meta_robots;
+            let mut links = tokio::task::spawn_blocking(move || {
+                let mut links = extract::outlinks(&ex2, max_decoded, sitemap);
+                if obey_meta && extract::nofollow(&ex2, max_decoded) {
+                    links.retain(|(_, hop)| *hop != 'L');
+                }
+                links
+            })
+            .await
+            .unwrap_or_default();
+            links.dedup();
             let extra = shared.follow_seed_redirect(&lease.uri, &links);
             let outlinks = shared.scoped_outlinks(&lease.uri, links);
             let (seen, uri) = (lease.seen_key.clone(), lease.uri.clone());
@@ -803,19 +820,17 @@ fn retry_wait(shared: &Shared, attempt: u32, result: &Result<Exchange, FetchErro
 
 /// Releases the host at the end of its response: it may be fetched again after the politeness
 /// delay (adaptive or fixed), raised to its robots.txt Crawl-delay and to any retry wait.
-fn release_after(
-    shared: &Shared,
-    host: &str,
-    auth: &str,
-    result: &Result<Exchange, FetchError>,
-    retry_wait: Option<Duration>,
-) {
+fn release_after(shared: &Shared, host: &str, result: &Result<Exchange, FetchError>, retry_wait: Option<Duration>) {
     let duration = match result {
         Ok(ex) => ex.duration,
         Err(_) => Duration::ZERO,
     };
-    let delay =
-        shared.config.pacing.delay_after(duration).max(shared.crawl_delay(auth)).max(retry_wait.unwrap_or_default());
+    let delay = shared
+        .config
+        .pacing
+        .delay_after(duration)
+        .max(shared.crawl_delay(host, result))
+        .max(retry_wait.unwrap_or_default());
     let next_allowed = shared.clock.now_ms() + delay.as_millis() as u64;
     if let Err(e) = shared.frontier.release_host(host, Some(next_allowed)) {
         warn!(host, cause = %e, "could not release a host");
@@ -888,6 +903,7 @@ const ROBOTS_REDIRECTS: usize = 5;
 async fn fetch_robots(
     shared: &Shared,
     url: &Url,
+    seed: &str,
     auth: &str,
     jobs: &mpsc::Sender<writer::Job<Pending>>,
     direct: &mpsc::UnboundedSender<Pending>,
@@ -941,11 +957,21 @@ async fn fetch_robots(
         }
         shared.remember_robots(auth, entry.clone());
         let extra = vec![([b"r:", auth.as_bytes()].concat(), encode(&entry))];
+        // Its Sitemap lines enter the frontier as sitemap (`M`) hops from the seed.
+        let sitemaps: Vec<(Url, char)> = match &entry.rules {
+            RobotsRules::Rules(body) => {
+                robots::sitemaps(body).iter().filter_map(|s| target.join(s).ok()).map(|u| (u, 'M')).collect()
+            }
+            _ => vec![],
+        };
+        let from =
+            CrawlUri { url: target.to_string(), hops: String::new(), via: None, seed: seed.to_string(), attempts: 0 };
+        let sitemap_uris = shared.scoped_outlinks(&from, sitemaps);
         match result {
             Ok(ex) => {
                 let status = ex.status().unwrap_or(0);
-                send_capture(jobs, &ex, seen_key(&target), false, uri, Outcome::Fetched(status), vec![], extra, None)
-                    .await;
+                let outcome = Outcome::Fetched(status);
+                send_capture(jobs, &ex, seen_key(&target), false, uri, outcome, sitemap_uris, extra, None).await;
             }
             Err(e) => {
                 let _ = direct.send(Pending {

@@ -42,9 +42,22 @@ pub fn decoded_body(ex: &Exchange, cap: u64) -> Option<Vec<u8>> {
     }
 }
 
-/// Every outlink of a capture, resolved against its URL (or `<base>`), with its hop.
-pub fn outlinks(ex: &Exchange, max_decoded: u64) -> Vec<(Url, Hop)> {
+/// Most URLs taken from one sitemap (the sitemaps protocol's own limit).
+pub const MAX_SITEMAP_URLS: usize = 50_000;
+
+/// Every outlink of a capture, resolved against its URL (or `<base>`), with its hop. When
+/// `sitemap` (the capture was reached through a sitemap hop), an XML sitemap or sitemap index
+/// (gzip-compressed or not) yields its `<loc>` URLs as `M` hops.
+pub fn outlinks(ex: &Exchange, max_decoded: u64, sitemap: bool) -> Vec<(Url, Hop)> {
     let Some(f) = ex.framed() else { return vec![] };
+    if sitemap && (200..300).contains(&f.status) {
+        if let Some(body) = decoded_body(ex, max_decoded) {
+            let body = gunzip_if_gzip(body, max_decoded);
+            if let Some(locs) = sitemap_locs(&body) {
+                return keep_http(locs.iter().filter_map(|l| ex.url.join(l).ok()).map(|u| (u, 'M')).collect());
+            }
+        }
+    }
     let mut out = Vec::new();
     if (300..400).contains(&f.status) {
         if let Some(loc) = f.header("location") {
@@ -86,6 +99,113 @@ fn keep_http(links: Vec<(Url, Hop)>) -> Vec<(Url, Hop)> {
             (u, h)
         })
         .collect()
+}
+
+/// A `.xml.gz` sitemap is often served as `application/gzip` with no content coding: gunzip it by
+/// its magic bytes (at most `cap` bytes).
+fn gunzip_if_gzip(body: Vec<u8>, cap: u64) -> Vec<u8> {
+    if !body.starts_with(&[0x1f, 0x8b]) {
+        return body;
+    }
+    let mut out = Vec::new();
+    let _ = flate2::read::MultiGzDecoder::new(&body[..]).take(cap).read_to_end(&mut out);
+    out
+}
+
+/// The `<loc>` values of an XML sitemap (`<urlset>`) or sitemap index (`<sitemapindex>`), at most
+/// [`MAX_SITEMAP_URLS`]; `None` when the document is neither (sitemaps.org protocol).
+pub fn sitemap_locs(xml: &[u8]) -> Option<Vec<String>> {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_reader(xml);
+    let mut buf = Vec::new();
+    let mut root: Option<String> = None;
+    let mut in_loc = false;
+    let mut current = String::new();
+    let mut locs = Vec::new();
+    loop {
+        match reader.read_event_into(&mut buf) {
+            Ok(Event::Start(e)) => {
+                let name: String = e.local_name().into_inner().to_ascii_lowercase();
+                if root.is_none() {
+                    if name != "urlset" && name != "sitemapindex" {
+                        return None;
+                    }
+                    root = Some(name.clone());
+                }
+                if name == "loc" {
+                    in_loc = true;
+                    current.clear();
+                }
+            }
+            Ok(Event::End(e)) if in_loc && e.local_name().into_inner().eq_ignore_ascii_case("loc") => {
+                in_loc = false;
+                let loc = current.trim();
+                if !loc.is_empty() {
+                    locs.push(loc.to_string());
+                    if locs.len() >= MAX_SITEMAP_URLS {
+                        break;
+                    }
+                }
+            }
+            Ok(Event::Text(t)) if in_loc => current.push_str(&t.xml10_content()),
+            Ok(Event::CData(t)) if in_loc => current.push_str(&t.xml10_content()),
+            Ok(Event::GeneralRef(r)) if in_loc => {
+                if let Ok(Some(c)) = r.resolve_char_ref() {
+                    current.push(c);
+                } else if let Some(s) = quick_xml::escape::resolve_predefined_entity(&r) {
+                    current.push_str(s);
+                }
+            }
+            Ok(Event::Eof) | Err(_) => break,
+            _ => {}
+        }
+        buf.clear();
+    }
+    root.map(|_| locs)
+}
+
+/// Whether the page asks robots not to follow its links: `X-Robots-Tag: nofollow` (or `none`), or
+/// `<meta name="robots" content="nofollow">` in HTML.
+pub fn nofollow(ex: &Exchange, max_decoded: u64) -> bool {
+    let Some(f) = ex.framed() else { return false };
+    let says_nofollow = |v: &str| {
+        v.split(',')
+            .map(|t| t.trim().to_ascii_lowercase())
+            .any(|t| t == "nofollow" || t == "none" || t.ends_with(": nofollow"))
+    };
+    if f.headers
+        .iter()
+        .any(|(n, v)| n.eq_ignore_ascii_case("x-robots-tag") && says_nofollow(&String::from_utf8_lossy(v)))
+    {
+        return true;
+    }
+    if !f.header("content-type").unwrap_or_default().to_ascii_lowercase().contains("html") {
+        return false;
+    }
+    let Some(body) = decoded_body(ex, max_decoded) else { return false };
+    let found = std::cell::Cell::new(false);
+    {
+        use lol_html::{element, HtmlRewriter, Settings};
+        let mut rw = HtmlRewriter::new(
+            Settings {
+                element_content_handlers: vec![element!("meta[name][content]", |el| {
+                    let name = el.get_attribute("name").unwrap_or_default().to_ascii_lowercase();
+                    if (name == "robots" || name == crate::config::PRODUCT_TOKEN)
+                        && says_nofollow(&el.get_attribute("content").unwrap_or_default())
+                    {
+                        found.set(true);
+                    }
+                    Ok(())
+                })],
+                strict: false,
+                ..Settings::new()
+            },
+            |_: &[u8]| {},
+        );
+        let _ = rw.write(&body);
+        let _ = rw.end();
+    }
+    found.get()
 }
 
 /// `link rel` values that make the link a page requisite (`E`).
@@ -513,6 +633,24 @@ mod tests {
         charset_meta: "text/html", b"<html><head><meta charset=windows-1256>" => "windows-1256",
         charset_meta_http_equiv: "text/html", b"<meta http-equiv=\"Content-Type\" content=\"text/html; charset=iso-8859-6\">" => "ISO-8859-6",
         charset_meta_utf16_is_utf8: "text/html", b"<meta charset=utf-16>" => "UTF-8",
+    }
+
+    #[test]
+    fn sitemap_urlset_and_index() {
+        let urlset = br#"<?xml version="1.0" encoding="UTF-8"?>
+<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">
+  <url><loc>https://a.example/archives/1</loc><lastmod>2020-01-24</lastmod></url>
+  <url><loc> https://a.example/search?q=1&amp;page=2 </loc></url>
+  <url><loc><![CDATA[https://a.example/cdata]]></loc></url>
+</urlset>"#;
+        assert_eq!(
+            sitemap_locs(urlset).unwrap(),
+            vec!["https://a.example/archives/1", "https://a.example/search?q=1&page=2", "https://a.example/cdata"]
+        );
+        let index = br#"<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"><sitemap><loc>https://a.example/s1.xml.gz</loc></sitemap></sitemapindex>"#;
+        assert_eq!(sitemap_locs(index).unwrap(), vec!["https://a.example/s1.xml.gz"]);
+        assert_eq!(sitemap_locs(b"<rss><channel><link>x</link></channel></rss>"), None);
+        assert_eq!(sitemap_locs(b"<html><body>not xml at all"), None);
     }
 
     #[test]

@@ -86,6 +86,31 @@ impl RobotsEntry {
     }
 }
 
+/// The `Sitemap:` URLs of a robots.txt body, in order (they apply to every group).
+pub fn sitemaps(body: &str) -> Vec<String> {
+    struct H(Vec<String>);
+    impl robotstxt::RobotsParseHandler for H {
+        fn handle_robots_start(&mut self) {}
+        fn handle_robots_end(&mut self) {}
+        fn handle_user_agent(&mut self, _line: u32, _ua: &str) {}
+        fn handle_allow(&mut self, _line: u32, _v: &str) {}
+        fn handle_disallow(&mut self, _line: u32, _v: &str) {}
+        fn handle_sitemap(&mut self, _line: u32, v: &str) {
+            if !v.trim().is_empty() && self.0.len() < 1000 {
+                self.0.push(v.trim().to_string());
+            }
+        }
+        fn handle_unknown_action(&mut self, _line: u32, _a: &str, _v: &str) {}
+    }
+    let body = body.to_string();
+    std::panic::catch_unwind(move || {
+        let mut h = H(Vec::new());
+        robotstxt::parse_robotstxt(&body, &mut h);
+        h.0
+    })
+    .unwrap_or_default()
+}
+
 /// The Crawl-delay of the group that applies to `agent` (its own group, else `*`), from a
 /// robots.txt body. Not part of RFC 9309; widely sent, and honoured here up to `max_crawl_delay`.
 pub fn crawl_delay(body: &str, agent: &str) -> Option<std::time::Duration> {
@@ -229,6 +254,12 @@ mod tests {
         crlf_lines: "User-agent: *\r\nDisallow: /c\r\n", "http://a.example/c" => false,
         robots_txt_always_allowed: "User-agent: *\nDisallow: /\n", "http://a.example/robots.txt" => true,
         empty_file_allows: "", "http://a.example/x" => true,
+    }
+
+    #[test]
+    fn sitemap_lines() {
+        let b = "User-agent: *\nDisallow: /x\nSitemap: https://a.example/sitemap.xml\n\nsitemap:   /relative.xml.gz\n";
+        assert_eq!(sitemaps(b), vec!["https://a.example/sitemap.xml", "/relative.xml.gz"]);
     }
 
     #[test]

@@ -330,3 +330,98 @@ fn one_slow_host_does_not_hold_back_fifty_fast_ones() {
         "fast hosts took {with:?} beside the slow one, {without:?} alone"
     );
 }
+
+/// A host whose robots.txt disallows `/private/` and names a sitemap index; the index names a
+/// gzip-compressed sitemap listing `/listed/1` and `/listed/2` (linked from nowhere else).
+fn sitemap_site(ip: &str) -> Server {
+    Server::start(
+        ip,
+        Arc::new(move |path: &str, raw: &[u8]| {
+            let host = String::from_utf8_lossy(raw)
+                .lines()
+                .find_map(|l| l.strip_prefix("Host: ").map(str::to_string))
+                .unwrap_or_default();
+            let bytes = match path {
+                "/robots.txt" => http_response(
+                    200,
+                    "OK",
+                    &[],
+                    format!("User-agent: *\nDisallow: /private/\nSitemap: http://{host}/sitemap-index.xml\n").as_bytes(),
+                ),
+                "/sitemap-index.xml" => http_response(
+                    200,
+                    "OK",
+                    &[("Content-Type", "application/xml")],
+                    format!("<?xml version=\"1.0\"?><sitemapindex xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\"><sitemap><loc>http://{host}/sitemap-1.xml.gz</loc></sitemap></sitemapindex>").as_bytes(),
+                ),
+                "/sitemap-1.xml.gz" => http_response(
+                    200,
+                    "OK",
+                    &[("Content-Type", "application/gzip")],
+                    &gzip(format!("<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\"><url><loc>http://{host}/listed/1</loc></url><url><loc>http://{host}/listed/2?a=1&amp;b=2</loc></url></urlset>").as_bytes()),
+                ),
+                "/" => http_response(
+                    200,
+                    "OK",
+                    &[("Content-Type", "text/html"), ("X-Robots-Tag", "nofollow")],
+                    b"<img src=\"/private/photo.png\"><a href=\"/private/page\">p</a><a href=\"/linked\">l</a>",
+                ),
+                _ => http_response(200, "OK", &[("Content-Type", "text/plain")], b"page"),
+            };
+            Reply { bytes, delay: Duration::ZERO, close: false }
+        }),
+    )
+}
+
+#[test]
+fn robots_sitemaps_are_followed_through_an_index_and_gzip() {
+    let s = sitemap_site("127.0.0.45");
+    let (dir, _) = run(&s, "");
+    let paths = s.paths();
+    for p in ["/sitemap-index.xml", "/sitemap-1.xml.gz", "/listed/1", "/listed/2?a=1&b=2", "/linked"] {
+        assert!(paths.contains(&p.to_string()), "{p} not fetched: {paths:?}");
+    }
+    assert!(!paths.iter().any(|p| p.starts_with("/private/")), "{paths:?}");
+    let done = finished(&dir.path().join("state"));
+    assert_eq!(done[&s.url("/sitemap-index.xml")].uri.hops, "M");
+    assert_eq!(done[&s.url("/listed/1")].uri.hops, "MMM");
+}
+
+#[test]
+fn robots_switches_requisites_meta_nofollow_and_exempt_hosts() {
+    // Page requisites fetched despite robots.txt; X-Robots-Tag nofollow obeyed: /linked not followed.
+    let s = sitemap_site("127.0.0.46");
+    let (_d, _) = run(&s, "robots_allow_requisites = true\nobey_meta_robots = true\n");
+    let paths = s.paths();
+    assert!(paths.contains(&"/private/photo.png".to_string()), "an embed despite Disallow: {paths:?}");
+    assert!(!paths.contains(&"/private/page".to_string()), "links still obey robots.txt: {paths:?}");
+    assert!(!paths.contains(&"/linked".to_string()), "nofollow obeyed: {paths:?}");
+    // An exempt host: robots.txt neither fetched nor obeyed.
+    let s = sitemap_site("127.0.0.47");
+    let (_d, _) = run(&s, "robots_ignore_hosts = [\"127.0.0.47\"]\n");
+    let paths = s.paths();
+    assert!(!paths.contains(&"/robots.txt".to_string()), "{paths:?}");
+    assert!(paths.contains(&"/private/page".to_string()), "{paths:?}");
+}
+
+#[test]
+fn ipv6_loopback_is_crawled_with_its_address_recorded() {
+    let Ok(l) = std::net::TcpListener::bind("[::1]:0") else {
+        eprintln!("no IPv6 loopback on this machine; skipped");
+        return;
+    };
+    let s = Server::serve(
+        l,
+        Arc::new(|path: &str, _: &[u8]| match path {
+            "/" => Reply::raw(http_response(200, "OK", &[("Content-Type", "text/html")], b"<a href=/v6>v6</a>")),
+            "/robots.txt" => Reply::raw(http_response(404, "Not Found", &[], b"")),
+            _ => Reply::raw(http_response(200, "OK", &[], b"six")),
+        }),
+    );
+    let (dir, _) = run(&s, "");
+    assert_eq!(s.paths(), vec!["/robots.txt", "/", "/v6"]);
+    let recs = read_warcs(&dir.path().join("warcs"));
+    let r = recs.iter().find(|r| r.get("warc-type") == Some("response")).unwrap();
+    assert_eq!(r.get("warc-ip-address"), Some("::1"));
+    assert!(r.get("warc-target-uri").unwrap().starts_with("http://[::1]:"));
+}

@@ -517,7 +517,7 @@ pub fn write_config(dir: &Path, extra: &str) -> PathBuf {
     let p = dir.join("test.toml");
     let delay = if extra.lines().any(|l| l.starts_with("delay =")) { "" } else { "delay = \"0s\"\n" };
     let text = format!(
-        "warc_dir = {:?}\nstate_dir = {:?}\n{delay}allow_private = [\"127.0.0.0/8\"]\n{extra}",
+        "warc_dir = {:?}\nstate_dir = {:?}\n{delay}allow_private = [\"127.0.0.0/8\", \"::1/128\"]\n{extra}",
         dir.join("warcs").display().to_string(),
         dir.join("state").display().to_string()
     );
