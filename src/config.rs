@@ -148,6 +148,10 @@ raw_config! {
     allow_private: Vec<Spanned<String>> = "Vec::new";
     /// DNS overrides, `"HOST:PORT:ADDR"` as curl's `--resolve`.
     resolve: Vec<Spanned<String>> = "Vec::new";
+    /// Keep a cookie jar for the crawl: cookies servers set are sent back (RFC 6265).
+    cookies: bool = "dflt_true";
+    /// A Netscape `cookies.txt` whose cookies start the jar (e.g. exported from a browser).
+    cookies_file: Spanned<String> = "dflt_empty_spanned";
     /// Reuse a host's connection for its next request (HTTP/1.1 keep-alive, never pipelined).
     keep_alive: bool = "dflt_true";
     /// How long an idle kept-alive connection stays open.
@@ -399,6 +403,10 @@ pub struct Config {
     pub resolve: HashMap<(String, u16), IpAddr>,
     /// Refuse certificates that do not verify.
     pub tls_strict: bool,
+    /// The crawl's cookie jar is on.
+    pub cookies: bool,
+    /// Cookies imported from `cookies_file`.
+    pub initial_cookies: Vec<crate::fetch::cookies::ImportedCookie>,
     /// HTTP/1.1 keep-alive.
     pub keep_alive: bool,
     /// Idle time after which a kept-alive connection is closed.
@@ -577,6 +585,19 @@ impl Config {
             }
             extra_roots = certs;
         }
+        let mut initial_cookies = Vec::new();
+        if !raw.cookies_file.get_ref().trim().is_empty() {
+            let path = Path::new(file)
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."))
+                .join(raw.cookies_file.get_ref().trim());
+            let text = std::fs::read_to_string(&path).or_else(|e| {
+                cx.err("cookies_file", raw.cookies_file.span(), format!("cannot read {}: {e}", path.display()))
+            })?;
+            initial_cookies = crate::fetch::cookies::parse_cookies_txt(&text)
+                .or_else(|e| cx.err("cookies_file", raw.cookies_file.span(), format!("{}: {e}", path.display())))?;
+        }
         let level = *raw.compression_level.get_ref();
         if level > 9 {
             return cx.err("compression_level", raw.compression_level.span(), "must be 0 to 9");
@@ -649,6 +670,8 @@ impl Config {
                     )
                 }
             },
+            cookies: raw.cookies,
+            initial_cookies,
             keep_alive: raw.keep_alive,
             idle_timeout: cx.duration("idle_timeout", &raw.idle_timeout)?,
             group_commit: cx.duration("group_commit", &raw.group_commit)?,

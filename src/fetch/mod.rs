@@ -12,6 +12,7 @@
 //! status line parses, otherwise a `resource` with `WARC-Truncated: unspecified`). Failures before
 //! any response byte are [`FetchError`]s, which the crawler records as the URL's outcome.
 
+pub mod cookies;
 pub mod dest;
 pub mod framer;
 pub mod record;
@@ -181,6 +182,10 @@ pub struct FetchSettings {
     pub extra_roots: Vec<rustls::pki_types::CertificateDer<'static>>,
     /// Refuse certificates that do not verify (else capture anyway and report the verdict).
     pub tls_strict: bool,
+    /// Keep a cookie jar for the crawl (cookies set by servers are sent back).
+    pub cookies: bool,
+    /// Cookies to start the jar with (imported from a Netscape `cookies.txt`).
+    pub initial_cookies: Vec<cookies::ImportedCookie>,
     /// Reuse a host's connection for its next request.
     pub keep_alive: bool,
     /// How long an idle connection is kept for reuse.
@@ -201,6 +206,8 @@ impl FetchSettings {
             resolve: config.resolve.clone(),
             extra_roots: config.extra_roots.clone(),
             tls_strict: config.tls_strict,
+            cookies: config.cookies,
+            initial_cookies: config.initial_cookies.clone(),
             keep_alive: config.keep_alive,
             idle_timeout: config.idle_timeout,
         }
@@ -217,6 +224,8 @@ pub struct Fetcher {
     pool: Arc<Mutex<HashMap<String, Conn>>>,
     /// Verifies each TLS peer's chain after the handshake (the verdict of capture mode).
     verifier: Arc<rustls::client::WebPkiServerVerifier>,
+    /// The crawl's cookie jar, shared by every worker (`None` when cookies are off).
+    jar: Option<Arc<Mutex<cookie_store::CookieStore>>>,
 }
 
 impl std::fmt::Debug for Fetcher {
@@ -330,7 +339,9 @@ impl Fetcher {
         )
         .build()
         .expect("the webpki roots are usable");
+        let jar = settings.cookies.then(|| Arc::new(Mutex::new(cookies::jar_with(&settings.initial_cookies))));
         Self {
+            jar,
             verifier,
             settings: Arc::new(settings),
             tls: tokio_rustls::TlsConnector::from(Arc::new(tls)),
@@ -565,6 +576,9 @@ impl Fetcher {
         if !self.settings.from.is_empty() {
             req = req.header(http::header::FROM, &self.settings.from);
         }
+        if let Some(cookie) = self.jar.as_ref().and_then(|j| cookies::request_header(j, url)) {
+            req = req.header(http::header::COOKIE, cookie);
+        }
         let req = req.body(Empty::<Bytes>::new()).map_err(|e| FetchError::InvalidUrl(format!("{url}: {e}")))?;
 
         enum End {
@@ -660,6 +674,9 @@ impl Fetcher {
                 Material::Unparseable(format!("{e}{}", failure.map(|f| format!(" ({f})")).unwrap_or_default()))
             }
         };
+        if let (Some(jar), Material::Response(f)) = (&self.jar, &material) {
+            cookies::store_response(jar, url, f);
+        }
         let ex = Exchange {
             url: url.clone(),
             peer: conn.peer,

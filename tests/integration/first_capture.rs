@@ -267,3 +267,61 @@ fn offsite_embeds_are_kept_for_two_trailing_hops_only() {
     let done = finished(&dir.path().join("s"));
     assert_eq!(done[&cdn.url("/font.woff2")].uri.hops, "EE");
 }
+
+fn cookie_site(ip: &str) -> Server {
+    Server::start(
+        ip,
+        Arc::new(|path: &str, _: &[u8]| {
+            let bytes = match path {
+                "/robots.txt" => http_response(404, "Not Found", &[], b""),
+                "/" => http_response(
+                    200,
+                    "OK",
+                    &[("Content-Type", "text/html"), ("Set-Cookie", "session=abc123; Path=/; HttpOnly")],
+                    b"<a href=\"/members\">m</a>",
+                ),
+                _ => http_response(200, "OK", &[("Content-Type", "text/plain")], b"members"),
+            };
+            Reply { bytes, delay: std::time::Duration::ZERO, close: false }
+        }),
+    )
+}
+
+fn request_of(s: &Server, path: &str) -> String {
+    String::from_utf8_lossy(&s.hits().into_iter().find(|h| h.path == path).unwrap().raw).to_string()
+}
+
+#[test]
+fn cookies_round_trip_and_import_from_cookies_txt() {
+    // A cookie the server sets is sent back, and is in the archived request record.
+    let s = cookie_site("127.0.0.7");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("cookies.txt"),
+        "# Netscape HTTP Cookie File\n127.0.0.7\tFALSE\t/\tFALSE\t0\tconsent\tgiven\n",
+    )
+    .unwrap();
+    let cfg = write_config(dir.path(), "cookies_file = \"cookies.txt\"\n");
+    let out = harvestd().arg("crawl").arg(s.url("/")).arg("--config").arg(&cfg).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        request_of(&s, "/robots.txt").contains("\r\nCookie: consent=given\r\n"),
+        "imported cookie sent from the start"
+    );
+    let members = request_of(&s, "/members");
+    assert!(members.contains("session=abc123") && members.contains("consent=given"), "{members}");
+    let recs = read_warcs(&dir.path().join("warcs"));
+    let req = recs
+        .iter()
+        .find(|r| r.get("warc-type") == Some("request") && r.get("warc-target-uri") == Some(s.url("/members").as_str()))
+        .unwrap();
+    assert!(String::from_utf8_lossy(&req.block).contains("session=abc123"), "the Cookie header is in the record");
+
+    // Off: no Cookie header at all.
+    let s = cookie_site("127.0.0.8");
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), "cookies = false\n");
+    let out = harvestd().arg("crawl").arg(s.url("/")).arg("--config").arg(&cfg).output().unwrap();
+    assert!(out.status.success());
+    assert!(!request_of(&s, "/members").contains("Cookie:"));
+}

@@ -1,0 +1,136 @@
+//! The crawl's cookie jar (RFC 6265, through the `cookie_store` crate) and the import of a
+//! Netscape `cookies.txt`.
+//!
+//! Cookies a server sets are sent back on later requests in scope of their domain and path, as a
+//! browser would, so sites that gate content behind a cookie (consent banners, sessions) are
+//! captured; the `Cookie` header is part of the recorded request. A `cookies.txt` exported from a
+//! browser (the format curl and wget read: seven tab-separated fields per line, `#HttpOnly_`
+//! prefix allowed) seeds the jar at start.
+
+use std::sync::Mutex;
+use std::time::{Duration, UNIX_EPOCH};
+
+use cookie_store::CookieStore;
+use url::Url;
+
+use super::framer::Framed;
+
+/// One cookie from a `cookies.txt` line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportedCookie {
+    /// Domain as written (a leading dot, or the include-subdomains flag, makes it a domain cookie).
+    pub domain: String,
+    /// Whether subdomains receive it.
+    pub include_subdomains: bool,
+    /// Path.
+    pub path: String,
+    /// Sent over https only.
+    pub secure: bool,
+    /// Expiry, seconds since the epoch (0: a session cookie).
+    pub expires: u64,
+    /// Name.
+    pub name: String,
+    /// Value.
+    pub value: String,
+}
+
+/// Parses a Netscape `cookies.txt`. Errors name the 1-based line.
+pub fn parse_cookies_txt(text: &str) -> Result<Vec<ImportedCookie>, String> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim_end_matches('\r');
+        let line = line.strip_prefix("#HttpOnly_").unwrap_or(line);
+        if line.trim().is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let f: Vec<&str> = line.split('\t').collect();
+        if f.len() != 7 {
+            return Err(format!("line {}: {} tab-separated fields, a cookies.txt line has 7", i + 1, f.len()));
+        }
+        let flag = |v: &str| v.eq_ignore_ascii_case("TRUE");
+        let expires =
+            f[4].trim().parse::<u64>().map_err(|_| format!("line {}: expiry {:?} is not a number", i + 1, f[4]))?;
+        out.push(ImportedCookie {
+            domain: f[0].trim().to_ascii_lowercase(),
+            include_subdomains: flag(f[1]),
+            path: f[2].to_string(),
+            secure: flag(f[3]),
+            expires,
+            name: f[5].to_string(),
+            value: f[6].to_string(),
+        });
+    }
+    Ok(out)
+}
+
+/// A jar holding `initial` cookies (expired ones are dropped by the jar).
+pub fn jar_with(initial: &[ImportedCookie]) -> CookieStore {
+    let mut jar = CookieStore::new();
+    for c in initial {
+        let host = c.domain.trim_start_matches('.');
+        let scheme = if c.secure { "https" } else { "http" };
+        let Ok(url) = Url::parse(&format!("{scheme}://{host}{}", if c.path.starts_with('/') { &c.path } else { "/" }))
+        else {
+            continue;
+        };
+        let mut s = format!("{}={}; Path={}", c.name, c.value, c.path);
+        if c.include_subdomains || c.domain.starts_with('.') {
+            s.push_str(&format!("; Domain={host}"));
+        }
+        if c.secure {
+            s.push_str("; Secure");
+        }
+        if c.expires > 0 {
+            s.push_str(&format!("; Expires={}", httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(c.expires))));
+        }
+        let _ = jar.parse(&s, &url);
+    }
+    jar
+}
+
+/// The `Cookie` header value for a request to `url`, if the jar has cookies for it.
+pub fn request_header(jar: &Mutex<CookieStore>, url: &Url) -> Option<String> {
+    let jar = jar.lock().ok()?;
+    let v: Vec<String> = jar.get_request_values(url).map(|(n, v)| format!("{n}={v}")).collect();
+    (!v.is_empty()).then(|| v.join("; "))
+}
+
+/// Stores the cookies a response sets (`Set-Cookie`, any status).
+pub fn store_response(jar: &Mutex<CookieStore>, url: &Url, f: &Framed) {
+    let Ok(mut jar) = jar.lock() else { return };
+    for (n, v) in &f.headers {
+        if n.eq_ignore_ascii_case("set-cookie") {
+            let _ = jar.parse(&String::from_utf8_lossy(v), url);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookies_txt_lines() {
+        let text = "# Netscape HTTP Cookie File\n.example.org\tTRUE\t/\tFALSE\t0\tconsent\tyes\n#HttpOnly_news.example.org\tFALSE\t/archives\tTRUE\t4102444800\tsid\tabc\n\n";
+        let c = parse_cookies_txt(text).unwrap();
+        assert_eq!(c.len(), 2);
+        assert_eq!(
+            (c[0].domain.as_str(), c[0].include_subdomains, c[0].name.as_str()),
+            (".example.org", true, "consent")
+        );
+        assert_eq!((c[1].path.as_str(), c[1].secure, c[1].expires), ("/archives", true, 4102444800));
+        assert!(parse_cookies_txt("a\tb\n").unwrap_err().starts_with("line 1"));
+    }
+
+    #[test]
+    fn imported_cookies_go_to_matching_requests_only() {
+        let text = ".example.org\tTRUE\t/\tFALSE\t0\tconsent\tyes\nnews.example.org\tFALSE\t/archives\tTRUE\t4102444800\tsid\tabc\n";
+        let jar = Mutex::new(jar_with(&parse_cookies_txt(text).unwrap()));
+        let h = |u: &str| request_header(&jar, &Url::parse(u).unwrap());
+        assert_eq!(h("http://www.example.org/x").as_deref(), Some("consent=yes"));
+        assert_eq!(h("http://news.example.org/archives/1").as_deref(), Some("consent=yes"));
+        let secure = h("https://news.example.org/archives/1").unwrap();
+        assert!(secure.contains("sid=abc") && secure.contains("consent=yes"), "{secure}");
+        assert_eq!(h("http://other.example/"), None);
+    }
+}
