@@ -148,6 +148,9 @@ raw_config! {
     allow_private: Vec<Spanned<String>> = "Vec::new";
     /// DNS overrides, `"HOST:PORT:ADDR"` as curl's `--resolve`.
     resolve: Vec<Spanned<String>> = "Vec::new";
+    /// Name servers (`"IP"` or `"IP:PORT"`) asked instead of the system's; answers are cached for
+    /// their TTL either way.
+    dns_servers: Vec<Spanned<String>> = "Vec::new";
     /// Keep a cookie jar for the crawl: cookies servers set are sent back (RFC 6265).
     cookies: bool = "dflt_true";
     /// A Netscape `cookies.txt` whose cookies start the jar (e.g. exported from a browser).
@@ -401,6 +404,8 @@ pub struct Config {
     pub allow_private: AllowPrivate,
     /// DNS overrides: (host, port) → address.
     pub resolve: HashMap<(String, u16), IpAddr>,
+    /// Name servers to use instead of the system's.
+    pub dns_servers: Vec<std::net::SocketAddr>,
     /// Refuse certificates that do not verify.
     pub tls_strict: bool,
     /// The crawl's cookie jar is on.
@@ -566,6 +571,15 @@ impl Config {
             let (host, port, addr) = parse_resolve(r.get_ref()).or_else(|e| cx.err("resolve", r.span(), e))?;
             resolve.insert((host, port), addr);
         }
+        let mut dns_servers = Vec::new();
+        for d in &raw.dns_servers {
+            let v = d.get_ref().trim();
+            let sa = v
+                .parse::<std::net::SocketAddr>()
+                .or_else(|_| v.parse::<IpAddr>().map(|ip| std::net::SocketAddr::new(ip, 53)))
+                .or_else(|_| cx.err("dns_servers", d.span(), format!("{v:?} is not an IP address or IP:PORT")))?;
+            dns_servers.push(sa);
+        }
         let mut extra_roots = Vec::new();
         let ca_path = Path::new(file)
             .parent()
@@ -658,6 +672,7 @@ impl Config {
             max_decoded_size: cx.size("max_decoded_size", &raw.max_decoded_size)?,
             allow_private,
             resolve,
+            dns_servers,
             extra_roots,
             tls_strict: match raw.tls_verify.get_ref().as_str() {
                 "capture" => false,

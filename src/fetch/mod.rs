@@ -1,6 +1,7 @@
 //! One HTTP exchange, recorded byte for byte (DESIGN §Fetch).
 //!
-//! DNS (with `--resolve` overrides), the destination policy on every resolved address, TCP connect,
+//! DNS (hickory, honouring TTLs and `/etc/hosts`; `--resolve` overrides), the destination policy on
+//! every resolved address (each tried in turn, IPv4 and IPv6), TCP connect,
 //! TLS (rustls with webpki roots, strict verification), then hyper's http1 client over a
 //! [`record::Recorder`], so the request and response are kept exactly as they crossed the wire. The
 //! [`framer`] cuts the final response out of the received bytes (1xx heads and surplus removed).
@@ -178,6 +179,8 @@ pub struct FetchSettings {
     pub allow_private: AllowPrivate,
     /// DNS overrides.
     pub resolve: HashMap<(String, u16), IpAddr>,
+    /// Name servers to ask instead of the system's (empty: the system's).
+    pub dns_servers: Vec<SocketAddr>,
     /// Extra trusted CA certificates.
     pub extra_roots: Vec<rustls::pki_types::CertificateDer<'static>>,
     /// Refuse certificates that do not verify (else capture anyway and report the verdict).
@@ -204,6 +207,7 @@ impl FetchSettings {
             max_record_size: config.max_record_size.min(usize::MAX as u64) as usize,
             allow_private: config.allow_private.clone(),
             resolve: config.resolve.clone(),
+            dns_servers: config.dns_servers.clone(),
             extra_roots: config.extra_roots.clone(),
             tls_strict: config.tls_strict,
             cookies: config.cookies,
@@ -226,6 +230,40 @@ pub struct Fetcher {
     verifier: Arc<rustls::client::WebPkiServerVerifier>,
     /// The crawl's cookie jar, shared by every worker (`None` when cookies are off).
     jar: Option<Arc<Mutex<cookie_store::CookieStore>>>,
+    /// The DNS resolver: hickory with the system's configuration and hosts file, caching answers
+    /// for their TTL (the system resolver reports none). `None` where no system configuration can
+    /// be read: the system resolver is used then.
+    resolver: Option<Arc<hickory_resolver::TokioResolver>>,
+}
+
+/// The hickory resolver with the system's name servers (or `servers`, when given) and
+/// `/etc/hosts`, A and AAAA queried in parallel (IPv4 first), answers cached for their TTL.
+fn dns_resolver(servers: &[SocketAddr]) -> Option<Arc<hickory_resolver::TokioResolver>> {
+    use hickory_resolver::config::{NameServerConfig, ResolverConfig};
+    let mut b = if servers.is_empty() {
+        hickory_resolver::TokioResolver::builder_tokio()
+            .map_err(|e| tracing::warn!(cause = %e, "no system DNS configuration; using the system resolver without a cache"))
+            .ok()?
+    } else {
+        let name_servers = servers
+            .iter()
+            .map(|sa| {
+                let mut ns = NameServerConfig::udp_and_tcp(sa.ip());
+                for c in &mut ns.connections {
+                    c.port = sa.port();
+                }
+                ns
+            })
+            .collect();
+        hickory_resolver::TokioResolver::builder_with_config(
+            ResolverConfig::from_name_servers(name_servers),
+            hickory_resolver::net::runtime::TokioRuntimeProvider::default(),
+        )
+    };
+    let opts = b.options_mut();
+    opts.ip_strategy = hickory_resolver::config::LookupIpStrategy::Ipv4AndIpv6;
+    opts.cache_size = 4096;
+    b.build().ok().map(Arc::new)
 }
 
 impl std::fmt::Debug for Fetcher {
@@ -343,6 +381,7 @@ impl Fetcher {
         Self {
             jar,
             verifier,
+            resolver: dns_resolver(&settings.dns_servers),
             settings: Arc::new(settings),
             tls: tokio_rustls::TlsConnector::from(Arc::new(tls)),
             pool: Arc::new(Mutex::new(HashMap::new())),
@@ -361,6 +400,12 @@ impl Fetcher {
                 let key = (name.to_ascii_lowercase(), port);
                 if let Some(ip) = self.settings.resolve.get(&key) {
                     vec![SocketAddr::new(*ip, port)]
+                } else if let Some(resolver) = &self.resolver {
+                    match tokio::time::timeout(self.settings.connect_timeout, resolver.lookup_ip(name)).await {
+                        Ok(Ok(found)) => found.iter().map(|ip| SocketAddr::new(ip, port)).collect(),
+                        Ok(Err(e)) => return Err(FetchError::Dns(format!("{name}: {e}"))),
+                        Err(_) => return Err(FetchError::Dns(format!("{name}: timed out"))),
+                    }
                 } else {
                     let lookup = tokio::net::lookup_host((name, port));
                     match tokio::time::timeout(self.settings.connect_timeout, lookup).await {

@@ -331,3 +331,94 @@ fn dns_failure_connection_refused_and_tls_failure_are_outcomes() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.matches("will retry").count() >= 4, "every try is logged:\n{stderr}");
 }
+
+/// A minimal UDP DNS server: answers A queries for `name` with `ip` and `ttl` seconds, AAAA with no
+/// records, anything else NXDOMAIN; counts the A queries.
+fn dns_server(
+    bind: &str,
+    name: &'static str,
+    ip: [u8; 4],
+    ttl: u32,
+) -> (std::net::SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
+    let sock = std::net::UdpSocket::bind((bind, 0)).unwrap();
+    let addr = sock.local_addr().unwrap();
+    let count = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let c2 = count.clone();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 512];
+        while let Ok((n, from)) = sock.recv_from(&mut buf) {
+            let q = &buf[..n];
+            if n < 12 {
+                continue;
+            }
+            // The question: labels up to a zero byte, then type and class.
+            let mut i = 12;
+            let mut labels = Vec::new();
+            while i < n && q[i] != 0 {
+                let l = q[i] as usize;
+                labels.push(String::from_utf8_lossy(&q[i + 1..(i + 1 + l).min(n)]).to_ascii_lowercase());
+                i += 1 + l;
+            }
+            let qend = i + 5;
+            if qend > n {
+                continue;
+            }
+            let qtype = u16::from_be_bytes([q[i + 1], q[i + 2]]);
+            let ours = labels.join(".") == name;
+            let answer = ours && qtype == 1;
+            if answer {
+                c2.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+            let mut r = Vec::new();
+            r.extend_from_slice(&q[..2]); // id
+            r.extend_from_slice(&[0x81, if ours { 0x80 } else { 0x83 }]); // response, RA, rcode
+            r.extend_from_slice(&[0, 1, 0, answer as u8, 0, 0, 0, 0]);
+            r.extend_from_slice(&q[12..qend]);
+            if answer {
+                r.extend_from_slice(&[0xc0, 0x0c, 0, 1, 0, 1]);
+                r.extend_from_slice(&ttl.to_be_bytes());
+                r.extend_from_slice(&[0, 4]);
+                r.extend_from_slice(&ip);
+            } else if ours {
+                // NODATA: an SOA in authority would carry the negative TTL; none is fine for a test.
+            }
+            let _ = sock.send_to(&r, from);
+        }
+    });
+    (addr, count)
+}
+
+#[test]
+fn dns_answers_are_cached_for_their_ttl() {
+    let site = Server::start(
+        "127.0.0.63",
+        Arc::new(|path: &str, _: &[u8]| {
+            let body =
+                if path == "/" { "<a href=/1>1</a><a href=/2>2</a><a href=/3>3</a><a href=/4>4</a>" } else { "page" };
+            let status = if path == "/robots.txt" { (404, "Not Found") } else { (200, "OK") };
+            Reply {
+                bytes: http_response(status.0, status.1, &[("Content-Type", "text/html")], body.as_bytes()),
+                delay: Duration::ZERO,
+                close: false,
+            }
+        }),
+    );
+    // A TTL of an hour: one A query for the whole crawl.
+    let (dns, count) = dns_server("127.0.0.62", "cached.fixture.test", [127, 0, 0, 63], 3600);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), &format!("dns_servers = [\"{dns}\"]\nkeep_alive = false\n"));
+    let seed = format!("http://cached.fixture.test:{}/", site.addr.port());
+    let out = harvestd().arg("crawl").arg(&seed).arg("--config").arg(&cfg).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(site.hits().len(), 6, "robots.txt, the page and four links, each over its own connection");
+    assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 1, "one query, then the cache");
+
+    // A TTL of 1 s with 0.6 s between requests: asked again as answers expire, not per request.
+    let (dns, count) = dns_server("127.0.0.62", "cached.fixture.test", [127, 0, 0, 63], 1);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), &format!("dns_servers = [\"{dns}\"]\nkeep_alive = false\ndelay = \"0.6s\"\n"));
+    let out = harvestd().arg("crawl").arg(&seed).arg("--config").arg(&cfg).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let n = count.load(std::sync::atomic::Ordering::SeqCst);
+    assert!((2..6).contains(&n), "{n} queries for 6 requests over ~3 s with a 1 s TTL");
+}
