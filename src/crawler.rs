@@ -33,6 +33,10 @@ use crate::scope::{Scope, MAX_SEED_REDIRECTS};
 use crate::store::{encode, Store};
 use crate::warc::{self, recover, writer};
 
+/// Longest URL queued, bytes (longer ones are dropped with a debug line).
+const MAX_URL_LEN: usize = 8192;
+/// Most outlinks taken from one capture.
+const MAX_LINKS_PER_PAGE: usize = 10_000;
 /// Robots decisions kept in memory before the cache is emptied (sled keeps them all).
 const ROBOTS_MEMORY: usize = 10_000;
 
@@ -453,7 +457,8 @@ fn commit_one(shared: &Shared, p: Pending, location: Option<writer::Location>, r
                 | Outcome::Tls(d)
                 | Outcome::Timeout(d)
                 | Outcome::NoResponse(d)
-                | Outcome::InvalidUrl(d) => d.clone(),
+                | Outcome::InvalidUrl(d)
+                | Outcome::InternalError(d) => d.clone(),
             };
             info!(
                 target: "harvestd::crawl",
@@ -502,7 +507,16 @@ async fn worker(
         };
         let wait = match next {
             Next::Lease(lease) => {
-                process(&shared, lease, &jobs, &direct).await;
+                // A panic while handling one URL (a bug) must not strand its host's lease or end
+                // this worker: it is caught, logged, and the URL finished as an internal error.
+                let (s2, j2, d2, l2) = (shared.clone(), jobs.clone(), direct.clone(), lease.clone());
+                if let Err(e) = tokio::spawn(async move { process(&s2, l2, &j2, &d2).await }).await {
+                    let why = if e.is_panic() { "panic while handling the URL" } else { "task cancelled" };
+                    tracing::error!(url = %lease.uri.url, cause = why, "internal error; the URL is finished as internal_error");
+                    let _ = shared.frontier.release_host(&lease.host, None);
+                    finish_direct(&shared, &direct, lease, Outcome::InternalError(why.into()), None);
+                    shared.wake.notify_waiters();
+                }
                 continue;
             }
             Next::WaitUntil(t) => {
@@ -522,6 +536,17 @@ async fn worker(
             _ = tokio::time::sleep(wait) => {}
             _ = stop.changed() => {}
         }
+    }
+}
+
+/// Failures that retrying will not change: the destination policy, an unusable URL, a certificate
+/// refused under strict verification. Other TLS failures (a stalled or reset handshake) are
+/// transient like any network failure.
+fn is_permanent(e: &FetchError) -> bool {
+    match e {
+        FetchError::Refused { .. } | FetchError::InvalidUrl(_) => true,
+        FetchError::Tls(msg) => msg.contains("certificate") || msg.contains("server name"),
+        _ => false,
     }
 }
 
@@ -656,6 +681,13 @@ impl Shared {
         let mut out: Vec<NewUri> = Vec::new();
         let mut keys = std::collections::HashSet::new();
         for (u, hop) in links {
+            if !matches!(u.scheme(), "http" | "https") || u.host_str().is_none() {
+                continue;
+            }
+            if u.as_str().len() > MAX_URL_LEN {
+                debug!(via = %parent.url, len = u.as_str().len(), "not queued: URL longer than {MAX_URL_LEN} bytes");
+                continue;
+            }
             let hops = format!("{}{}", parent.hops, hop);
             let verdict =
                 self.scope.read().map(|s| s.accept(&u, &hops)).unwrap_or(Err(crate::scope::Rejection::OutOfScope));
@@ -780,6 +812,10 @@ async fn process(
             .await
             .unwrap_or_default();
             links.dedup();
+            if links.len() > MAX_LINKS_PER_PAGE {
+                warn!(url = %url, links = links.len(), "page has more links than {MAX_LINKS_PER_PAGE}; the rest are not queued");
+                links.truncate(MAX_LINKS_PER_PAGE);
+            }
             let extra = shared.follow_seed_redirect(&lease.uri, &links);
             let outlinks = shared.scoped_outlinks(&lease.uri, links);
             let (seen, uri) = (lease.seen_key.clone(), lease.uri.clone());
@@ -797,10 +833,8 @@ fn retry_wait(shared: &Shared, attempt: u32, result: &Result<Exchange, FetchErro
     }
     let backoff = shared.config.backoff;
     match result {
-        Err(FetchError::Dns(_) | FetchError::Connect(_) | FetchError::Timeout(_) | FetchError::NoResponse(_)) => {
-            Some(backoff.wait(attempt))
-        }
-        Err(_) => None,
+        Err(e) if is_permanent(e) => None,
+        Err(_) => Some(backoff.wait(attempt)),
         Ok(ex) => {
             let status = ex.status()?;
             if status == 429 || status == 503 {
@@ -940,13 +974,18 @@ async fn fetch_robots(
         let rules = match &result {
             // A redirect chain longer than we follow: no robots.txt found, allow (§2.3.1.2).
             Ok(ex) if matches!(ex.status(), Some(300..=399)) => RobotsRules::AllowAll,
+            // A robots.txt cut short is not obeyed as if complete: fetched again.
+            Ok(ex) if ex.truncated.is_some() && ex.truncated != Some(crate::fetch::Truncation::Length) => {
+                RobotsRules::Unreachable(format!(
+                    "robots.txt incomplete ({})",
+                    ex.truncated.map(|t| t.as_str()).unwrap_or("")
+                ))
+            }
             Ok(ex) => {
                 let body = extract::decoded_body(ex, robots::MAX_ROBOTS_BYTES as u64).unwrap_or_default();
                 robots::interpret(ex.status(), &body, "")
             }
-            Err(e @ (FetchError::Refused { .. } | FetchError::Tls(_) | FetchError::InvalidUrl(_))) => {
-                RobotsRules::Blocked(e.to_string())
-            }
+            Err(e) if is_permanent(e) => RobotsRules::Blocked(e.to_string()),
             Err(e) => robots::interpret(None, b"", &e.to_string()),
         };
         let now = shared.clock.now_ms();

@@ -84,6 +84,8 @@ pub enum Outcome {
     NoResponse(String),
     /// The URL cannot be requested.
     InvalidUrl(String),
+    /// Handling the URL hit a bug (a panic, caught): it is not tried again in this state.
+    InternalError(String),
 }
 
 impl Outcome {
@@ -105,6 +107,7 @@ impl Outcome {
             Outcome::Timeout(_) => "timeout",
             Outcome::NoResponse(_) => "no_response",
             Outcome::InvalidUrl(_) => "invalid_url",
+            Outcome::InternalError(_) => "internal_error",
         }
     }
 }

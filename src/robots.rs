@@ -181,7 +181,7 @@ pub fn prepare(body: &[u8]) -> String {
     let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
     let body = &body[..body.len().min(MAX_ROBOTS_BYTES)];
     let text = String::from_utf8_lossy(body);
-    text.split_inclusive('\n')
+    text.split_inclusive(['\n', '\r'])
         .map(|l| if l.len() > MAX_LINE { &l[..l.floor_char_boundary(MAX_LINE)] } else { l })
         .map(normalize_rule_line)
         .collect()
@@ -307,6 +307,13 @@ mod tests {
         assert!(!allowed(&interpret(Some(503), b"", ""), "harvestd", &u));
         assert!(!allowed(&interpret(Some(429), b"", ""), "harvestd", &u));
         assert!(!allowed(&interpret(None, b"", "connect refused"), "harvestd", &u));
+    }
+
+    #[test]
+    fn cr_only_line_ends_keep_every_line() {
+        let body = format!("User-agent: *\r{}Disallow: /b\r", "# filler comment line\r".repeat(2000));
+        let r = rules(&body);
+        assert!(!allowed(&r, "harvestd", &url::Url::parse("http://a.example/b").unwrap()));
     }
 
     #[test]

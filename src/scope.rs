@@ -113,7 +113,7 @@ impl Scope {
     /// Decides whether a URL reached by `hops` (its whole hop path, the last hop included) is queued.
     pub fn accept(&self, url: &Url, hops: &str) -> Result<(), Rejection> {
         if !self.in_seed_scope(url) {
-            let trailing = hops.chars().rev().take_while(|&h| h != 'L').count();
+            let trailing = hops.chars().rev().take_while(|&h| h == 'E' || h == 'R').count();
             if trailing == 0 || trailing > MAX_TRANS_HOPS {
                 return Err(Rejection::OutOfScope);
             }
@@ -171,6 +171,9 @@ mod tests {
         offsite_embed_of_embed_kept: "https://cdn.example/font.woff", "LEE" => Ok(()),
         offsite_third_trailing_hop_rejected: "https://cdn.example/font2.woff", "LEER" => Err(Rejection::OutOfScope),
         offsite_seed_redirect_kept: "https://other.example/", "R" => Ok(()),
+        offsite_sitemap_rejected: "https://other.example/sitemap.xml", "M" => Err(Rejection::OutOfScope),
+        offsite_sitemap_listing_rejected: "https://other.example/page", "MM" => Err(Rejection::OutOfScope),
+        embed_after_sitemap_kept: "https://cdn.example/i.png", "MME" => Ok(()),
         too_many_hops: "https://news.example/deep", "LLLLLL" => Err(Rejection::TooManyHops(6)),
         excluded: "https://news.example/calendar/2026", "L" => Err(Rejection::Excluded("/calendar/".into())),
     }

@@ -88,26 +88,83 @@ pub fn jar_with(initial: &[ImportedCookie]) -> CookieStore {
     jar
 }
 
-/// The `Cookie` header value for a request to `url`, if the jar has cookies for it.
+/// Largest cookie (name and value) stored, bytes (RFC 6265 §6.1 asks for at least 4096).
+pub const MAX_COOKIE: usize = 4096;
+/// Largest `Cookie` header sent, bytes; cookies beyond it are left out.
+pub const MAX_COOKIE_HEADER: usize = 8192;
+
+/// The `Cookie` header value for a request to `url`, if the jar has cookies for it (at most
+/// [`MAX_COOKIE_HEADER`] bytes).
 pub fn request_header(jar: &Mutex<CookieStore>, url: &Url) -> Option<String> {
     let jar = jar.lock().ok()?;
-    let v: Vec<String> = jar.get_request_values(url).map(|(n, v)| format!("{n}={v}")).collect();
-    (!v.is_empty()).then(|| v.join("; "))
+    let mut out = String::new();
+    for (n, v) in jar.get_request_values(url) {
+        let pair = format!("{n}={v}");
+        if out.len() + pair.len() + 2 > MAX_COOKIE_HEADER {
+            break;
+        }
+        if !out.is_empty() {
+            out.push_str("; ");
+        }
+        out.push_str(&pair);
+    }
+    (!out.is_empty()).then_some(out)
 }
 
-/// Stores the cookies a response sets (`Set-Cookie`, any status).
+/// Stores the cookies a response sets (`Set-Cookie`, any status). A `Domain` attribute is
+/// ignored: every cookie a server sets is host-only, so no site can set cookies for others
+/// (`Domain=com`, `Domain=co.uk`) without a public-suffix list. Oversized cookies are dropped.
 pub fn store_response(jar: &Mutex<CookieStore>, url: &Url, f: &Framed) {
     let Ok(mut jar) = jar.lock() else { return };
     for (n, v) in &f.headers {
-        if n.eq_ignore_ascii_case("set-cookie") {
-            let _ = jar.parse(&String::from_utf8_lossy(v), url);
+        if !n.eq_ignore_ascii_case("set-cookie") || v.len() > MAX_COOKIE + 512 {
+            continue;
         }
+        let Ok(mut c) = cookie_store::RawCookie::parse(String::from_utf8_lossy(v).into_owned()) else { continue };
+        if c.name().len() + c.value().len() > MAX_COOKIE {
+            continue;
+        }
+        c.unset_domain();
+        let _ = jar.insert_raw(&c, url);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn set(jar: &Mutex<CookieStore>, url: &str, header: &str) {
+        let head = format!("HTTP/1.1 200 OK\r\nSet-Cookie: {header}\r\nContent-Length: 0\r\n\r\n");
+        let f = crate::fetch::framer::frame_response(head.as_bytes(), false, true).unwrap();
+        store_response(jar, &Url::parse(url).unwrap(), &f);
+    }
+
+    #[test]
+    fn a_site_cannot_set_cookies_for_others() {
+        let jar = Mutex::new(CookieStore::new());
+        set(&jar, "http://evil.example.com/", "tld=1; Domain=com; Path=/");
+        set(&jar, "http://evil.example.co.uk/", "psl=1; Domain=co.uk; Path=/");
+        set(&jar, "http://evil.example.com/", "own=1; Path=/");
+        let h = |u: &str| request_header(&jar, &Url::parse(u).unwrap());
+        assert_eq!(h("http://victim.com/"), None);
+        assert_eq!(h("http://victim.co.uk/"), None);
+        // Its own cookies (a Domain attribute made host-only) go back to the site that set them.
+        let own = h("http://evil.example.com/x").unwrap();
+        assert!(own.contains("own=1") && own.contains("tld=1"), "{own}");
+        assert_eq!(h("http://sub.evil.example.com/"), None);
+    }
+
+    #[test]
+    fn oversized_cookies_are_dropped_and_the_header_is_capped() {
+        let jar = Mutex::new(CookieStore::new());
+        set(&jar, "http://a.example/", &format!("big={}; Path=/", "x".repeat(5000)));
+        assert_eq!(request_header(&jar, &Url::parse("http://a.example/").unwrap()), None);
+        for i in 0..100 {
+            set(&jar, "http://a.example/", &format!("c{i}={}; Path=/", "v".repeat(1000)));
+        }
+        let h = request_header(&jar, &Url::parse("http://a.example/").unwrap()).unwrap();
+        assert!(h.len() <= MAX_COOKIE_HEADER, "{}", h.len());
+    }
 
     #[test]
     fn cookies_txt_lines() {

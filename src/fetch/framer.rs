@@ -139,7 +139,7 @@ fn frame_body(
         .collect();
     match lengths.first() {
         Some(Some(n)) if lengths.iter().all(|l| *l == Some(*n)) => {
-            let want = head_end as u64 + n;
+            let want = (head_end as u64).saturating_add(*n);
             let end = (want.min(buf.len() as u64)) as usize;
             f.end = end;
             f.complete = end as u64 == want;
@@ -198,7 +198,7 @@ fn frame_chunked(buf: &[u8], f: &mut Framed) {
                 }
             }
         }
-        let data_end = p as u64 + size;
+        let data_end = (p as u64).saturating_add(size);
         if data_end > buf.len() as u64 {
             f.payload.push(p..buf.len());
             f.end = buf.len();
@@ -295,6 +295,19 @@ mod tests {
         let f = frame_response(buf, false, false).unwrap();
         assert_eq!(f.status, 200);
         assert_eq!(f.end, buf.len());
+    }
+
+    #[test]
+    fn absurd_lengths_do_not_overflow() {
+        let buf = b"HTTP/1.1 200 OK\r\nContent-Length: 18446744073709551615\r\n\r\nhello";
+        let f = frame_response(buf, false, true).unwrap();
+        assert!(!f.complete);
+        assert_eq!(f.end, buf.len());
+        let buf = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffff\r\nabc";
+        let f = frame_response(buf, false, true).unwrap();
+        assert!(!f.complete);
+        let buf = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffffffffff\r\nabc";
+        assert!(!frame_response(buf, false, true).unwrap().complete);
     }
 
     #[test]

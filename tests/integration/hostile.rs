@@ -422,3 +422,23 @@ fn dns_answers_are_cached_for_their_ttl() {
     let n = count.load(std::sync::atomic::Ordering::SeqCst);
     assert!((2..6).contains(&n), "{n} queries for 6 requests over ~3 s with a 1 s TTL");
 }
+
+#[test]
+fn absurd_content_length_and_chunk_size_are_truncations_not_crashes() {
+    for (ip, head) in [
+        ("127.0.0.64", &b"HTTP/1.1 200 OK\r\nContent-Length: 18446744073709551615\r\n\r\nhello"[..]),
+        ("127.0.0.65", &b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffff\r\nhello"[..]),
+    ] {
+        let r = crawl_hostile(
+            ip,
+            Arc::new(move |s| {
+                let _ = s.write_all(head);
+                hold(s, Duration::from_secs(5));
+            }),
+            "",
+        );
+        let rec = r.hostile_record().expect("archived");
+        assert!(rec.get("warc-truncated").is_some(), "{ip}");
+        assert_eq!(r.ok.outcome, Outcome::Fetched(200), "{ip}: the crawl went on");
+    }
+}

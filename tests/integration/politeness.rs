@@ -425,3 +425,29 @@ fn ipv6_loopback_is_crawled_with_its_address_recorded() {
     assert_eq!(r.get("warc-ip-address"), Some("::1"));
     assert!(r.get("warc-target-uri").unwrap().starts_with("http://[::1]:"));
 }
+
+#[test]
+fn sitemaps_on_other_hosts_and_odd_schemes_are_not_followed() {
+    let other = site("127.0.0.49", 1, Duration::ZERO, None);
+    let target = other.url("/sitemap.xml");
+    let s = Server::start(
+        "127.0.0.48",
+        Arc::new(move |path: &str, _: &[u8]| match path {
+            "/robots.txt" => Reply::raw(http_response(
+                200,
+                "OK",
+                &[],
+                format!(
+                    "User-agent: *\nSitemap: {target}\nSitemap: javascript:alert(1)\nSitemap: file:///etc/passwd\n"
+                )
+                .as_bytes(),
+            )),
+            "/" => Reply::raw(http_response(200, "OK", &[("Content-Type", "text/html")], b"home")),
+            _ => Reply::raw(http_response(404, "Not Found", &[], b"")),
+        }),
+    );
+    let (dir, _) = run(&s, "");
+    assert!(other.hits().is_empty(), "a sitemap on another host is out of scope: {:?}", other.paths());
+    let done = finished(&dir.path().join("state"));
+    assert!(!done.keys().any(|k| !k.starts_with("http")), "{:?}", done.keys().collect::<Vec<_>>());
+}
