@@ -741,7 +741,12 @@ async fn process(
     }
     let auth = authority(&url);
     if shared.config.robots_applies(&lease.host) {
-        let mut verdict = shared.robots_verdict(&auth, &url);
+        // The robotstxt crate re-parses the body on every check (milliseconds for a large file):
+        // off the runtime's worker threads.
+        let mut verdict = {
+            let (s, a, u) = (shared.clone(), auth.clone(), url.clone());
+            tokio::task::spawn_blocking(move || s.robots_verdict(&a, &u)).await.unwrap_or(RobotsVerdict::FetchFirst)
+        };
         if verdict == RobotsVerdict::Precluded && shared.config.robots_allow_requisites && lease.uri.hops.ends_with('E')
         {
             debug!(url = %url, "robots.txt disallows this page requisite; fetched (robots_allow_requisites)");
