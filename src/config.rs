@@ -95,6 +95,9 @@ raw_config! {
     description: String = "dflt_empty";
     /// Concurrent fetches across all hosts.
     workers: Spanned<u32> = "dflt_workers";
+    /// Requests to one host in flight at once, at most (each on its own connection, each waiting
+    /// the politeness delay after its own response).
+    connections_per_host: Spanned<u32> = "dflt_one";
     /// URLs more hops than this from their seed are not queued.
     max_hops: u32 = "dflt_max_hops";
     /// Regular expressions; a URL matching any of them is never queued.
@@ -120,6 +123,9 @@ raw_config! {
     max_delay: Spanned<String> = "dflt_max_delay";
     /// Longest Crawl-delay of a robots.txt obeyed; a longer one is cut to this.
     max_crawl_delay: Spanned<String> = "dflt_max_crawl_delay";
+    /// URLs queued from sitemaps (robots.txt `Sitemap:` lines, sitemap indexes) over the whole
+    /// crawl, at most; further ones are not queued (0: sitemaps are not followed).
+    max_sitemap_urls: u64 = "dflt_max_sitemap_urls";
     /// Requests per minute to one host at most (0 = no cap besides the delay), evenly spaced.
     max_requests_per_minute: u32 = "dflt_zero";
     /// Requests per minute over the whole crawl at most (0 = no cap).
@@ -190,6 +196,12 @@ fn dflt_empty() -> String {
 }
 fn dflt_empty_spanned() -> Spanned<String> {
     d("")
+}
+fn dflt_max_sitemap_urls() -> u64 {
+    100_000
+}
+fn dflt_one() -> Spanned<u32> {
+    Spanned::new(0..0, 1)
 }
 fn dflt_workers() -> Spanned<u32> {
     Spanned::new(0..0, 16)
@@ -360,8 +372,12 @@ pub struct Config {
     pub description: String,
     /// The User-Agent header value.
     pub user_agent: String,
-    /// Concurrent fetches.
+    /// Concurrent fetches over all hosts (the crawl-wide limit).
     pub workers: usize,
+    /// Requests in flight to one host at most (slots per host; each waits its own politeness delay).
+    pub connections_per_host: u32,
+    /// URLs queued from sitemaps over the whole crawl, at most.
+    pub max_sitemap_urls: u64,
     /// Largest hop count from a seed.
     pub max_hops: usize,
     /// Exclusion regexes.
@@ -620,6 +636,10 @@ impl Config {
         if workers == 0 {
             return cx.err("workers", raw.workers.span(), "must be at least 1");
         }
+        let connections_per_host = *raw.connections_per_host.get_ref();
+        if !(1..=64).contains(&connections_per_host) {
+            return cx.err("connections_per_host", raw.connections_per_host.span(), "must be 1 to 64");
+        }
         let max_file_size = cx.size("max_file_size", &raw.max_file_size)?;
         let user_agent = if raw.user_agent.trim().is_empty() {
             default_user_agent(&raw.contact_url)
@@ -648,6 +668,8 @@ impl Config {
             description: raw.description.clone(),
             user_agent,
             workers: workers as usize,
+            connections_per_host,
+            max_sitemap_urls: raw.max_sitemap_urls,
             max_hops: raw.max_hops as usize,
             exclude,
             robots,

@@ -26,7 +26,7 @@ use crate::clock::Clock;
 use crate::config::{Config, RobotsPolicy, ScopeKind, Seed, PRODUCT_TOKEN};
 use crate::extract;
 use crate::fetch::{Exchange, FetchError, FetchSettings, Fetcher};
-use crate::frontier::{Completion, CrawlUri, Finished, Frontier, Lease, NewUri, Next, Outcome};
+use crate::frontier::{Completion, CrawlUri, Finished, Frontier, Lease, NewUri, Next, Outcome, Release};
 use crate::politeness::RateCaps;
 use crate::robots::{self, RobotsEntry, RobotsRules};
 use crate::scope::{Scope, MAX_SEED_REDIRECTS};
@@ -174,6 +174,9 @@ struct Shared {
     robots: Mutex<HashMap<String, RobotsEntry>>,
     /// Request-rate caps, checked before every request.
     caps: RateCaps,
+    /// One robots.txt fetch per authority at a time: with several slots per host, the others wait
+    /// for its verdict instead of fetching it again. Entries are removed when the fetch ends.
+    robots_gates: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 /// Runs a crawl of `seeds` (added to the frontier unless already seen) with `config`, until done
@@ -209,6 +212,8 @@ pub async fn run(
     }
     // Leases left by a crash go back to their queues.
     let frontier = Frontier::open(store.clone(), clock.clone())?;
+    frontier.set_connections_per_host(config.connections_per_host);
+    frontier.set_max_sitemap_urls(config.max_sitemap_urls);
     let returned = frontier.recover_leases()?;
     if returned > 0 {
         info!(leases = returned, "leased URLs from an interrupted run returned to their queues");
@@ -272,6 +277,7 @@ pub async fn run(
         wake: Notify::new(),
         robots: Mutex::new(HashMap::new()),
         caps: RateCaps::new(config.max_requests_per_minute, config.max_requests_per_minute_total),
+        robots_gates: Mutex::new(HashMap::new()),
     });
     let (stop_tx, stop_rx) = watch::channel(false);
     let failure = Arc::new(Mutex::new(None));
@@ -513,7 +519,7 @@ async fn worker(
                 if let Err(e) = tokio::spawn(async move { process(&s2, l2, &j2, &d2).await }).await {
                     let why = if e.is_panic() { "panic while handling the URL" } else { "task cancelled" };
                     tracing::error!(url = %lease.uri.url, cause = why, "internal error; the URL is finished as internal_error");
-                    let _ = shared.frontier.release_host(&lease.host, None);
+                    let _ = shared.frontier.release_host(&lease.host, Release::NOW);
                     finish_direct(&shared, &direct, lease, Outcome::InternalError(why.into()), None);
                     shared.wake.notify_waiters();
                 }
@@ -579,6 +585,19 @@ enum RobotsVerdict {
 }
 
 impl Shared {
+    /// The gate that lets one robots.txt fetch per authority run at a time.
+    fn robots_gate(&self, auth: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut gates = self.robots_gates.lock().unwrap_or_else(|p| p.into_inner());
+        gates.entry(auth.to_string()).or_default().clone()
+    }
+
+    /// The robots.txt fetch of `auth` ended: its gate is opened and forgotten (waiters hold their
+    /// own handle to it).
+    fn robots_fetched(&self, auth: &str, held: Option<tokio::sync::OwnedMutexGuard<()>>) {
+        self.robots_gates.lock().unwrap_or_else(|p| p.into_inner()).remove(auth);
+        drop(held);
+    }
+
     /// The robots entry of `auth`, whatever its age: memory, else sled.
     fn robots_entry(&self, auth: &str) -> Option<RobotsEntry> {
         if let Some(e) = self.robots.lock().ok()?.get(auth) {
@@ -725,7 +744,7 @@ async fn process(
     let url = match Url::parse(&lease.uri.url) {
         Ok(u) => u,
         Err(e) => {
-            let _ = shared.frontier.release_host(&lease.host, None);
+            let _ = shared.frontier.release_host(&lease.host, Release::NOW);
             finish_direct(shared, direct, lease, Outcome::InvalidUrl(e.to_string()), None);
             return;
         }
@@ -733,7 +752,7 @@ async fn process(
     // Request-rate caps come before any request, robots.txt included.
     if let Err(wait) = shared.caps.check(&lease.host) {
         let at = shared.clock.now_ms() + wait.as_millis() as u64 + 1;
-        if let Err(e) = shared.frontier.return_lease(&lease, Some(at)) {
+        if let Err(e) = shared.frontier.return_lease(&lease, Release::held(None, at)) {
             warn!(url = %url, cause = %e, "could not return a lease");
         }
         shared.wake.notify_waiters();
@@ -743,10 +762,23 @@ async fn process(
     if shared.config.robots_applies(&lease.host) {
         // The robotstxt crate re-parses the body on every check (milliseconds for a large file):
         // off the runtime's worker threads.
-        let mut verdict = {
+        let verdict_now = || {
             let (s, a, u) = (shared.clone(), auth.clone(), url.clone());
-            tokio::task::spawn_blocking(move || s.robots_verdict(&a, &u)).await.unwrap_or(RobotsVerdict::FetchFirst)
+            async move {
+                tokio::task::spawn_blocking(move || s.robots_verdict(&a, &u)).await.unwrap_or(RobotsVerdict::FetchFirst)
+            }
         };
+        let mut verdict = verdict_now().await;
+        let mut gate = None;
+        if verdict == RobotsVerdict::FetchFirst {
+            // Another slot of this host may be fetching it: wait for that fetch, then decide again.
+            let g = shared.robots_gate(&auth);
+            let held = g.clone().lock_owned().await;
+            verdict = verdict_now().await;
+            if verdict == RobotsVerdict::FetchFirst {
+                gate = Some(held); // this slot fetches it; the gate opens when it is decided
+            }
+        }
         if verdict == RobotsVerdict::Precluded && shared.config.robots_allow_requisites && lease.uri.hops.ends_with('E')
         {
             debug!(url = %url, "robots.txt disallows this page requisite; fetched (robots_allow_requisites)");
@@ -757,8 +789,9 @@ async fn process(
             RobotsVerdict::FetchFirst => {
                 // robots.txt first (RFC 9309 §2.3), archived like any capture; the URL goes back to
                 // its place and waits out the politeness delay.
-                let next_allowed = fetch_robots(shared, &url, &lease.uri.seed, &auth, jobs, direct).await;
-                if let Err(e) = shared.frontier.return_lease(&lease, Some(next_allowed)) {
+                let release = fetch_robots(shared, &url, &lease.uri.seed, &auth, jobs, direct).await;
+                shared.robots_fetched(&auth, gate.take());
+                if let Err(e) = shared.frontier.return_lease(&lease, release) {
                     warn!(url = %url, cause = %e, "could not return a lease");
                 }
                 shared.wake.notify_waiters();
@@ -766,19 +799,19 @@ async fn process(
             }
             RobotsVerdict::WaitUntil(t) => {
                 debug!(url = %url, until_ms = t, "robots.txt unreachable; waiting for its next try");
-                if let Err(e) = shared.frontier.return_lease(&lease, Some(t)) {
+                if let Err(e) = shared.frontier.return_lease(&lease, Release::held(None, t)) {
                     warn!(url = %url, cause = %e, "could not return a lease");
                 }
                 shared.wake.notify_waiters();
                 return;
             }
             RobotsVerdict::Precluded => {
-                let _ = shared.frontier.release_host(&lease.host, None);
+                let _ = shared.frontier.release_host(&lease.host, Release::NOW);
                 finish_direct(shared, direct, lease, Outcome::RobotsPrecluded, None);
                 return;
             }
             RobotsVerdict::PrerequisiteFailed(why) => {
-                let _ = shared.frontier.release_host(&lease.host, None);
+                let _ = shared.frontier.release_host(&lease.host, Release::NOW);
                 finish_direct(shared, direct, lease, Outcome::RobotsPrerequisiteFailed(why), None);
                 return;
             }
@@ -857,21 +890,20 @@ fn retry_wait(shared: &Shared, attempt: u32, result: &Result<Exchange, FetchErro
     }
 }
 
-/// Releases the host at the end of its response: it may be fetched again after the politeness
-/// delay (adaptive or fixed), raised to its robots.txt Crawl-delay and to any retry wait.
+/// Releases the host's slot at the end of its response: the slot may be used again after the
+/// politeness delay (adaptive or fixed); the whole host (every slot) waits out its robots.txt
+/// Crawl-delay and any retry wait.
 fn release_after(shared: &Shared, host: &str, result: &Result<Exchange, FetchError>, retry_wait: Option<Duration>) {
     let duration = match result {
         Ok(ex) => ex.duration,
         Err(_) => Duration::ZERO,
     };
-    let delay = shared
-        .config
-        .pacing
-        .delay_after(duration)
-        .max(shared.crawl_delay(host, result))
-        .max(retry_wait.unwrap_or_default());
-    let next_allowed = shared.clock.now_ms() + delay.as_millis() as u64;
-    if let Err(e) = shared.frontier.release_host(host, Some(next_allowed)) {
+    let now = shared.clock.now_ms();
+    let slot = now + shared.config.pacing.delay_after(duration).as_millis() as u64;
+    let hold = shared.crawl_delay(host, result).max(retry_wait.unwrap_or_default());
+    let release =
+        if hold.is_zero() { Release::slot(slot) } else { Release::held(Some(slot), now + hold.as_millis() as u64) };
+    if let Err(e) = shared.frontier.release_host(host, release) {
         warn!(host, cause = %e, "could not release a host");
     }
     shared.wake.notify_waiters();
@@ -937,8 +969,8 @@ async fn send_capture(
 const ROBOTS_REDIRECTS: usize = 5;
 
 /// Fetches and archives the robots.txt of `url`'s authority (following up to five redirects,
-/// across authorities, each hop archived), remembers its decision, and returns when the host may
-/// be fetched again (ms).
+/// across authorities, each hop archived), remembers its decision, and returns when the slot (the
+/// politeness delay) and the host (a Crawl-delay) may be used again.
 async fn fetch_robots(
     shared: &Shared,
     url: &Url,
@@ -946,7 +978,7 @@ async fn fetch_robots(
     auth: &str,
     jobs: &mpsc::Sender<writer::Job<Pending>>,
     direct: &mpsc::UnboundedSender<Pending>,
-) -> u64 {
+) -> Release {
     let mut target = robots_url(url);
     let mut hops = String::from("P");
     let mut total = Duration::ZERO;
@@ -979,6 +1011,9 @@ async fn fetch_robots(
         let rules = match &result {
             // A redirect chain longer than we follow: no robots.txt found, allow (§2.3.1.2).
             Ok(ex) if matches!(ex.status(), Some(300..=399)) => RobotsRules::AllowAll,
+            Ok(ex) if ex.status().is_none() => {
+                RobotsRules::Unreachable("robots.txt reply is not a parseable HTTP response".into())
+            }
             // A robots.txt cut short is not obeyed as if complete: fetched again.
             Ok(ex) if ex.truncated.is_some() && ex.truncated != Some(crate::fetch::Truncation::Length) => {
                 RobotsRules::Unreachable(format!(
@@ -1033,12 +1068,15 @@ async fn fetch_robots(
                 });
             }
         }
-        let delay = shared.config.pacing.delay_after(total).max(
-            entry
-                .crawl_delay_ms
-                .map(|ms| Duration::from_millis(ms).min(shared.config.max_crawl_delay))
-                .unwrap_or_default(),
-        );
-        return now + delay.as_millis() as u64;
+        let slot = now + shared.config.pacing.delay_after(total).as_millis() as u64;
+        let crawl_delay = entry
+            .crawl_delay_ms
+            .map(|ms| Duration::from_millis(ms).min(shared.config.max_crawl_delay))
+            .unwrap_or_default();
+        return if crawl_delay.is_zero() {
+            Release::slot(slot)
+        } else {
+            Release::held(Some(slot), now + crawl_delay.as_millis() as u64)
+        };
     }
 }

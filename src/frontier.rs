@@ -1,16 +1,20 @@
 //! The frontier: per-host queues ordered by due time, leases, the seen set and per-URL outcomes,
 //! all in sled (see [`crate::store`] for the key layout).
 //!
-//! A host is in exactly one of three states: *due* (it has queued URLs and an entry in the `d:`
-//! index at the wall-clock time it may be fetched again), *busy* (one of its URLs is leased; one
-//! connection per host), or *idle* (nothing queued; its `next_allowed` time is remembered so a URL
-//! queued later still waits out the politeness delay). [`Frontier::next`] leases the first URL of
-//! the earliest due host; [`Frontier::release_host`] is called when the response ends and makes the
-//! host due again after its delay; [`Frontier::finish`] is the commit task's single atomic write
-//! per capture (outcome, lease removal, outlinks, counters). Time is read through the injected
-//! [`Clock`]. Every operation runs under one mutex: they are short sled operations.
+//! Each host has `connections_per_host` *slots* (default 1): a slot is either *active* (one of the
+//! host's URLs is leased on it) or *free from* a wall-clock time (the end of its last response plus
+//! the politeness delay). A host may also be *held* until a time (Retry-After, backoff, a robots.txt
+//! retry, a request-rate cap): then no slot is used before it. A host with queued URLs and a free
+//! slot has exactly one entry in the `d:` index, at the time its earliest slot may be used (never
+//! before its hold); a host with nothing queued keeps its slot times, so a URL queued later still
+//! waits out the politeness delay. [`Frontier::next`] leases the first URL of the earliest due
+//! host; [`Frontier::release_host`] is called when the response ends and frees the slot after its
+//! delay; [`Frontier::finish`] is the commit task's single atomic write per capture (outcome, lease
+//! removal, outlinks, counters). Time is read through the injected [`Clock`]. Every operation runs
+//! under one mutex: they are short sled operations.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
@@ -47,7 +51,7 @@ pub struct NewUri {
     pub uri: CrawlUri,
 }
 
-/// A leased URL: taken off its host's queue, its host busy until [`Frontier::release_host`].
+/// A leased URL: taken off its host's queue, holding one of its host's slots until [`Frontier::release_host`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Lease {
     /// The seen key.
@@ -151,17 +155,89 @@ pub enum UrlState {
     Finished(Box<Finished>),
 }
 
-/// Per-host scheduling state under `h:`.
+/// Per-host scheduling state under `h:` (times in ms since the Unix epoch).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HostState {
     /// URLs queued for the host.
     pub queued: u64,
     /// Its entry in the due index, if any.
     pub due_ms: Option<u64>,
-    /// Earliest time of its next request (end of the last response + delay).
-    pub next_allowed_ms: u64,
-    /// A URL of the host is leased.
-    pub busy: bool,
+    /// No request to the host before this time (Retry-After, backoff, robots.txt retry, rate cap).
+    #[serde(default, alias = "next_allowed_ms")]
+    pub hold_until_ms: u64,
+    /// Slots with a URL of the host leased on them.
+    #[serde(default)]
+    pub active: u32,
+    /// Free slots that may not be used before these times (end of their response + delay). Free
+    /// slots not listed here may be used now.
+    #[serde(default)]
+    pub slots_free_ms: Vec<u64>,
+}
+
+impl HostState {
+    /// When the host may next be leased with `limit` slots, if it has a free slot and a queued URL.
+    fn due_at(&self, limit: u32, now: u64) -> Option<u64> {
+        if self.queued == 0 || self.active >= limit {
+            return None;
+        }
+        let waiting = self.slots_free_ms.iter().filter(|t| **t > now).count() as u32;
+        let slot = if self.active + waiting < limit {
+            now
+        } else {
+            self.slots_free_ms.iter().copied().filter(|t| *t > now).min().unwrap_or(now)
+        };
+        Some(slot.max(self.hold_until_ms).max(now))
+    }
+
+    /// Uses a slot: a free-now one if any, else the earliest (the caller checked it is due).
+    fn take_slot(&mut self, limit: u32, now: u64) {
+        self.slots_free_ms.retain(|t| *t > now);
+        if self.active + self.slots_free_ms.len() as u32 >= limit {
+            if let Some(i) = (0..self.slots_free_ms.len()).min_by_key(|i| self.slots_free_ms[*i]) {
+                self.slots_free_ms.swap_remove(i);
+            }
+        }
+        self.active += 1;
+    }
+
+    /// Frees an active slot from `free_ms` on (`None`: at once, no request was made on it).
+    fn free_slot(&mut self, free_ms: Option<u64>, limit: u32, now: u64) {
+        self.active = self.active.saturating_sub(1);
+        self.slots_free_ms.retain(|t| *t > now);
+        if let Some(t) = free_ms.filter(|t| *t > now) {
+            self.slots_free_ms.push(t);
+        }
+        // A smaller `connections_per_host` than when the times were written: keep the latest.
+        let room = limit.saturating_sub(self.active) as usize;
+        if self.slots_free_ms.len() > room {
+            self.slots_free_ms.sort_unstable();
+            self.slots_free_ms.drain(..self.slots_free_ms.len() - room);
+        }
+    }
+}
+
+/// When a released host may be used again (ms since the Unix epoch; `None`: no constraint).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Release {
+    /// The slot just used is free from this time: end of the response + the politeness delay.
+    pub slot_free_ms: Option<u64>,
+    /// No slot of the host is used before this time (Retry-After, backoff, robots.txt retry).
+    pub hold_until_ms: Option<u64>,
+}
+
+impl Release {
+    /// The slot was not used for a request: free at once, no hold.
+    pub const NOW: Release = Release { slot_free_ms: None, hold_until_ms: None };
+
+    /// The slot is free after `ms` (a request was made).
+    pub fn slot(ms: u64) -> Release {
+        Release { slot_free_ms: Some(ms), hold_until_ms: None }
+    }
+
+    /// The slot is free after `slot_ms` and the whole host is held until `hold_ms`.
+    pub fn held(slot_ms: Option<u64>, hold_ms: u64) -> Release {
+        Release { slot_free_ms: slot_ms, hold_until_ms: Some(hold_ms) }
+    }
 }
 
 /// Counters kept beside the queues (sled's `len()` walks the tree).
@@ -181,6 +257,9 @@ pub struct Counts {
     pub bytes: u64,
     /// Queue sequence counter.
     pub seq: u64,
+    /// URLs queued from sitemaps (`M` hops), crawl-wide.
+    #[serde(default)]
+    pub sitemap_urls: u64,
 }
 
 const COUNTS_KEY: &[u8] = b"m:counts";
@@ -243,11 +322,17 @@ pub struct Frontier {
     store: Store,
     clock: Arc<dyn Clock>,
     inner: Arc<Mutex<Counts>>,
+    /// Slots per host (`connections_per_host`); changeable while running.
+    slots: Arc<AtomicU32>,
+    /// Crawl-wide cap on URLs queued from sitemaps (`max_sitemap_urls`).
+    max_sitemap_urls: Arc<AtomicU64>,
 }
 
 /// A batch being built, with the host states and seen keys it touches.
 struct Txn<'a> {
     tree: &'a sled::Tree,
+    limit: u32,
+    max_sitemap_urls: u64,
     batch: sled::Batch,
     hosts: HashMap<String, HostState>,
     seen: HashSet<String>,
@@ -267,15 +352,22 @@ impl Txn<'_> {
         Ok(self.hosts.get_mut(host).expect("inserted above"))
     }
 
-    /// Puts the host in the due index at `at` if it has queued URLs, is not busy and is not due yet.
-    fn schedule(&mut self, host: &str, at: u64) -> Result<(), StoreError> {
-        let (queued, busy, due) = {
+    /// Moves the host's entry in the due index to when it may next be leased (none when nothing is
+    /// queued or every slot is active).
+    fn reschedule(&mut self, host: &str) -> Result<(), StoreError> {
+        let (limit, now) = (self.limit, self.now);
+        let (want, have) = {
             let h = self.host(host)?;
-            (h.queued, h.busy, h.due_ms)
+            (h.due_at(limit, now), h.due_ms)
         };
-        if queued > 0 && !busy && due.is_none() {
-            self.batch.insert(k_due(at, host), &[]);
-            self.host(host)?.due_ms = Some(at);
+        if want != have {
+            if let Some(old) = have {
+                self.batch.remove(k_due(old, host));
+            }
+            if let Some(at) = want {
+                self.batch.insert(k_due(at, host), &[]);
+            }
+            self.host(host)?.due_ms = want;
         }
         Ok(())
     }
@@ -286,17 +378,31 @@ impl Txn<'_> {
         if !again && (self.seen.contains(&n.seen_key) || self.tree.contains_key(k_url(&n.seen_key))?) {
             return Ok(false);
         }
+        if !again && n.uri.hops.ends_with('M') {
+            if self.counts.sitemap_urls >= self.max_sitemap_urls {
+                return Ok(false);
+            }
+            self.counts.sitemap_urls += 1;
+        }
         self.seen.insert(n.seen_key.clone());
         self.counts.seq += 1;
         let seq = self.counts.seq;
         self.batch.insert(k_queue(&n.host, seq), encode(&n.uri));
         self.batch.insert(k_url(&n.seen_key), encode(&UrlRecord { v: 1, state: UrlState::Queued }));
         self.counts.queued += 1;
-        let h = self.host(&n.host)?;
-        h.queued += 1;
-        let at = h.next_allowed_ms.max(self.now);
-        self.schedule(&n.host, at)?;
+        self.host(&n.host)?.queued += 1;
+        self.reschedule(&n.host)?;
         Ok(true)
+    }
+
+    fn release(&mut self, host: &str, r: Release) -> Result<(), StoreError> {
+        let (limit, now) = (self.limit, self.now);
+        let h = self.host(host)?;
+        h.free_slot(r.slot_free_ms, limit, now);
+        if let Some(hold) = r.hold_until_ms {
+            h.hold_until_ms = h.hold_until_ms.max(hold);
+        }
+        self.reschedule(host)
     }
 
     fn apply(mut self, inner: &mut Counts) -> Result<(), StoreError> {
@@ -311,13 +417,31 @@ impl Txn<'_> {
 }
 
 impl Frontier {
-    /// The frontier over `store`, reading time from `clock`.
+    /// The frontier over `store`, reading time from `clock`, with one slot per host.
     pub fn open(store: Store, clock: Arc<dyn Clock>) -> Result<Frontier, StoreError> {
         let counts = match store.tree.get(COUNTS_KEY)? {
             Some(v) => decode(COUNTS_KEY, &v)?,
             None => Counts::default(),
         };
-        Ok(Frontier { store, clock, inner: Arc::new(Mutex::new(counts)) })
+        Ok(Frontier {
+            store,
+            clock,
+            inner: Arc::new(Mutex::new(counts)),
+            slots: Arc::new(AtomicU32::new(1)),
+            max_sitemap_urls: Arc::new(AtomicU64::new(u64::MAX)),
+        })
+    }
+
+    /// Sets the crawl-wide cap on URLs queued from sitemaps (`M` hops, sitemaps of sitemap indexes
+    /// included): once that many were queued, further ones are not (counted across restarts).
+    pub fn set_max_sitemap_urls(&self, n: u64) {
+        self.max_sitemap_urls.store(n, Ordering::Relaxed);
+    }
+
+    /// Sets how many URLs of one host may be leased at once (`connections_per_host`, at least 1).
+    /// Hosts already in the due index pick the new value up at their next lease or release.
+    pub fn set_connections_per_host(&self, n: u32) {
+        self.slots.store(n.max(1), Ordering::Relaxed);
     }
 
     /// The store underneath.
@@ -328,6 +452,8 @@ impl Frontier {
     fn txn(&self, counts: Counts) -> Txn<'_> {
         Txn {
             tree: &self.store.tree,
+            limit: self.slots.load(Ordering::Relaxed),
+            max_sitemap_urls: self.max_sitemap_urls.load(Ordering::Relaxed),
             batch: sled::Batch::default(),
             hosts: HashMap::new(),
             seen: HashSet::new(),
@@ -369,10 +495,10 @@ impl Frontier {
             .map(|r| r.map_err(StoreError::from).and_then(|(k, v)| decode(&k, &v)))
             .collect::<Result<_, _>>()?;
         for l in &leases {
-            self.return_lease(l, None)?;
+            self.return_lease(l, Release::NOW)?;
         }
-        // A host left busy without a lease (cannot happen by construction) would never be due
-        // again: clear such flags so no queue is stranded.
+        // A host left with active slots and no lease (an older state, or a crash between writes)
+        // would never be due again: clear its slots so no queue is stranded.
         let stranded: Vec<(String, HostState)> = self
             .store
             .tree
@@ -380,7 +506,7 @@ impl Frontier {
             .filter_map(|r| r.ok())
             .filter_map(|(k, v)| {
                 let st: HostState = decode(&k, &v).ok()?;
-                (st.busy || (st.queued > 0 && st.due_ms.is_none()))
+                (st.active > 0 || (st.queued > 0 && st.due_ms.is_none()))
                     .then(|| (String::from_utf8_lossy(&k[2..]).to_string(), st))
             })
             .collect();
@@ -388,17 +514,16 @@ impl Frontier {
             let mut inner = self.lock();
             let mut t = self.txn(*inner);
             for (host, mut st) in stranded {
-                st.busy = false;
+                st.active = 0;
                 t.hosts.insert(host.clone(), st);
-                let now = t.now;
-                t.schedule(&host, now)?;
+                t.reschedule(&host)?;
             }
             t.apply(&mut inner)?;
         }
         Ok(leases.len())
     }
 
-    /// Leases the first URL of the earliest due host, if one is due now.
+    /// Leases the first URL of the earliest due host, if one is due now, on one of its free slots.
     pub fn next(&self) -> Result<Next, StoreError> {
         let mut inner = self.lock();
         let now = self.clock.now_ms();
@@ -433,49 +558,38 @@ impl Frontier {
             let lease = Lease { seen_key: crate::canon::seen_key(&url), host: host.clone(), seq, uri };
             t.batch.remove(&qkey[..]);
             t.batch.insert(k_lease(&lease.seen_key), encode(&lease));
+            let (limit, now) = (t.limit, t.now);
             let h = t.host(&host)?;
             h.due_ms = None;
-            h.busy = true;
+            h.take_slot(limit, now);
             h.queued = h.queued.saturating_sub(1);
             t.counts.queued = t.counts.queued.saturating_sub(1);
             t.counts.leased += 1;
+            t.reschedule(&host)?;
             t.apply(&mut inner)?;
             return Ok(Next::Lease(lease));
         }
     }
 
-    /// The host's response ended: it is no longer busy, and may be fetched again from
-    /// `next_allowed_ms` (`None`: no request was made, keep its previous time).
-    pub fn release_host(&self, host: &str, next_allowed_ms: Option<u64>) -> Result<(), StoreError> {
+    /// The host's response ended (or no request was made): its slot is freed as `release` says.
+    pub fn release_host(&self, host: &str, release: Release) -> Result<(), StoreError> {
         let mut inner = self.lock();
         let mut t = self.txn(*inner);
-        let h = t.host(host)?;
-        h.busy = false;
-        if let Some(n) = next_allowed_ms {
-            h.next_allowed_ms = n;
-        }
-        let at = h.next_allowed_ms.max(t.now);
-        t.schedule(host, at)?;
+        t.release(host, release)?;
         t.apply(&mut inner)
     }
 
     /// Puts a leased URL back at its place in its queue (its robots.txt had to be fetched first,
     /// or a crash interrupted it) and releases the host as [`Frontier::release_host`] does.
-    pub fn return_lease(&self, lease: &Lease, next_allowed_ms: Option<u64>) -> Result<(), StoreError> {
+    pub fn return_lease(&self, lease: &Lease, release: Release) -> Result<(), StoreError> {
         let mut inner = self.lock();
         let mut t = self.txn(*inner);
         t.batch.remove(k_lease(&lease.seen_key));
         t.counts.leased = t.counts.leased.saturating_sub(1);
         t.batch.insert(k_queue(&lease.host, lease.seq), encode(&lease.uri));
         t.counts.queued += 1;
-        let h = t.host(&lease.host)?;
-        h.queued += 1;
-        h.busy = false;
-        if let Some(n) = next_allowed_ms {
-            h.next_allowed_ms = n;
-        }
-        let at = h.next_allowed_ms.max(t.now);
-        t.schedule(&lease.host, at)?;
+        t.host(&lease.host)?.queued += 1;
+        t.release(&lease.host, release)?;
         t.apply(&mut inner)
     }
 
@@ -586,16 +700,16 @@ mod tests {
     }
 
     #[test]
-    fn one_lease_per_host_and_delay_after_release() {
+    fn one_lease_per_host_by_default_and_delay_after_release() {
         let (_d, f, clock) = setup();
         f.add(&[new_uri("http://a.example/1"), new_uri("http://a.example/2"), new_uri("http://b.example/1")]).unwrap();
         let l1 = lease(&f);
         let l2 = lease(&f);
         assert_ne!(l1.host, l2.host, "two leases on one host");
-        assert_eq!(f.next().unwrap(), Next::Empty, "both hosts busy");
+        assert_eq!(f.next().unwrap(), Next::Empty, "both hosts have their one slot active");
         // a.example's response ends now; its delay is 500 ms.
         let a = if l1.host == "a.example" { &l1 } else { &l2 };
-        f.release_host("a.example", Some(clock.now_ms() + 500)).unwrap();
+        f.release_host("a.example", Release::slot(clock.now_ms() + 500)).unwrap();
         assert_eq!(f.next().unwrap(), Next::WaitUntil(clock.now_ms() + 500));
         clock.advance(499);
         assert!(matches!(f.next().unwrap(), Next::WaitUntil(_)));
@@ -622,7 +736,7 @@ mod tests {
         let (_d, f, clock) = setup();
         f.add(&[new_uri("http://a.example/1")]).unwrap();
         let l = lease(&f);
-        f.release_host("a.example", Some(clock.now_ms() + 2_000)).unwrap();
+        f.release_host("a.example", Release::slot(clock.now_ms() + 2_000)).unwrap();
         assert_eq!(f.next().unwrap(), Next::Empty, "idle host has no due entry");
         // The commit lands 100 ms later with an outlink to the same host: due at the delay's end.
         clock.advance(100);
@@ -641,7 +755,7 @@ mod tests {
         // An outlink arriving after the delay has passed is due at once.
         clock.advance(5_000);
         let l2 = lease(&f);
-        f.release_host("a.example", Some(clock.now_ms() + 1_000)).unwrap();
+        f.release_host("a.example", Release::slot(clock.now_ms() + 1_000)).unwrap();
         clock.advance(3_000);
         f.finish(Completion {
             seen_key: &l2.seen_key,
@@ -662,7 +776,7 @@ mod tests {
         let (_d, f, _c) = setup();
         assert_eq!(f.add(&[new_uri("http://a.example/x"), new_uri("http://A.example:80/x#f")]).unwrap(), 1);
         let l = lease(&f);
-        f.release_host(&l.host, None).unwrap();
+        f.release_host(&l.host, Release::NOW).unwrap();
         let n = f
             .finish(Completion {
                 seen_key: &l.seen_key,
@@ -702,9 +816,78 @@ mod tests {
         let (_d, f, clock) = setup();
         f.add(&[new_uri("http://a.example/1")]).unwrap();
         let l = lease(&f);
-        f.return_lease(&l, Some(clock.now_ms() + 750)).unwrap();
+        f.return_lease(&l, Release::slot(clock.now_ms() + 750)).unwrap();
         assert_eq!(f.next().unwrap(), Next::WaitUntil(clock.now_ms() + 750));
         clock.advance(750);
         assert_eq!(lease(&f), l);
+    }
+
+    #[test]
+    fn two_slots_each_wait_their_own_delay_and_a_hold_stops_both() {
+        let (_d, f, clock) = setup();
+        f.set_connections_per_host(2);
+        let urls: Vec<NewUri> = (1..=6).map(|i| new_uri(&format!("http://a.example/{i}"))).collect();
+        f.add(&urls).unwrap();
+        let l1 = lease(&f);
+        let l2 = lease(&f);
+        assert_eq!((l1.uri.url.as_str(), l2.uri.url.as_str()), ("http://a.example/1", "http://a.example/2"));
+        assert_eq!(f.next().unwrap(), Next::Empty, "both slots active");
+        // Slot 1 ends now with a 500 ms delay; slot 2 ends 200 ms later with a 500 ms delay.
+        let t0 = clock.now_ms();
+        f.release_host("a.example", Release::slot(t0 + 500)).unwrap();
+        assert_eq!(f.next().unwrap(), Next::WaitUntil(t0 + 500));
+        clock.advance(200);
+        f.release_host("a.example", Release::slot(t0 + 700)).unwrap();
+        assert_eq!(f.next().unwrap(), Next::WaitUntil(t0 + 500), "the earliest slot decides");
+        clock.advance(300);
+        let l3 = lease(&f);
+        assert_eq!(f.next().unwrap(), Next::WaitUntil(t0 + 700), "the second slot still waits its delay");
+        clock.advance(200);
+        let _l4 = lease(&f);
+        assert_eq!(f.next().unwrap(), Next::Empty);
+        // A Retry-After on one slot holds the whole host, the other slot included.
+        let t1 = clock.now_ms();
+        f.release_host("a.example", Release::held(Some(t1 + 100), t1 + 5_000)).unwrap();
+        f.release_host("a.example", Release::slot(t1 + 100)).unwrap();
+        assert_eq!(f.next().unwrap(), Next::WaitUntil(t1 + 5_000));
+        clock.advance(5_000);
+        let _l5 = lease(&f);
+        let _l6 = lease(&f);
+        assert_eq!(f.host_state("a.example").unwrap().active, 2);
+        let _ = l3;
+    }
+
+    #[test]
+    fn fewer_slots_after_a_restart_are_respected() {
+        let (_d, f, clock) = setup();
+        f.set_connections_per_host(3);
+        let urls: Vec<NewUri> = (1..=5).map(|i| new_uri(&format!("http://a.example/{i}"))).collect();
+        f.add(&urls).unwrap();
+        let (_a, _b, _c) = (lease(&f), lease(&f), lease(&f));
+        f.set_connections_per_host(1);
+        let t0 = clock.now_ms();
+        for d in [100, 200, 300] {
+            f.release_host("a.example", Release::slot(t0 + d)).unwrap();
+        }
+        assert_eq!(f.host_state("a.example").unwrap().slots_free_ms, vec![t0 + 300], "only the latest is kept");
+        assert_eq!(f.next().unwrap(), Next::WaitUntil(t0 + 300));
+        clock.advance(300);
+        let _d1 = lease(&f);
+        assert_eq!(f.next().unwrap(), Next::Empty, "one slot now");
+    }
+
+    #[test]
+    fn sitemap_urls_are_capped_crawl_wide() {
+        let (_d, f, _c) = setup();
+        f.set_max_sitemap_urls(3);
+        let from_sitemap = |i: usize| {
+            let mut n = new_uri(&format!("http://h{i}.example/listed"));
+            n.uri.hops = "M".into();
+            n
+        };
+        assert_eq!(f.add(&[from_sitemap(1), from_sitemap(2)]).unwrap(), 2);
+        assert_eq!(f.add(&[from_sitemap(3), from_sitemap(4), new_uri("http://h5.example/linked")]).unwrap(), 2);
+        assert_eq!(f.counts().sitemap_urls, 3);
+        assert_eq!(f.counts().queued, 4, "the fourth sitemap URL is dropped; ordinary links are not capped");
     }
 }

@@ -92,6 +92,12 @@ pub fn jar_with(initial: &[ImportedCookie]) -> CookieStore {
 pub const MAX_COOKIE: usize = 4096;
 /// Largest `Cookie` header sent, bytes; cookies beyond it are left out.
 pub const MAX_COOKIE_HEADER: usize = 8192;
+/// Most cookies kept for one host (RFC 6265 §6.1 asks for at least 50 per domain); a new name
+/// beyond it is dropped, a cookie already held is still updated.
+pub const MAX_COOKIES_PER_HOST: usize = 50;
+/// Most cookies kept by the crawl's jar (RFC 6265 §6.1: at least 3000); with 4 KiB each, the jar
+/// stays under 12 MiB whatever the sites send.
+pub const MAX_COOKIES: usize = 3000;
 
 /// The `Cookie` header value for a request to `url`, if the jar has cookies for it (at most
 /// [`MAX_COOKIE_HEADER`] bytes).
@@ -113,9 +119,22 @@ pub fn request_header(jar: &Mutex<CookieStore>, url: &Url) -> Option<String> {
 
 /// Stores the cookies a response sets (`Set-Cookie`, any status). A `Domain` attribute is
 /// ignored: every cookie a server sets is host-only, so no site can set cookies for others
-/// (`Domain=com`, `Domain=co.uk`) without a public-suffix list. Oversized cookies are dropped.
+/// (`Domain=com`, `Domain=co.uk`) without a public-suffix list. Oversized cookies are dropped, and
+/// so are new names past [`MAX_COOKIES_PER_HOST`] or [`MAX_COOKIES`].
 pub fn store_response(jar: &Mutex<CookieStore>, url: &Url, f: &Framed) {
+    if !f.headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("set-cookie")) {
+        return;
+    }
     let Ok(mut jar) = jar.lock() else { return };
+    let host = url.host_str().unwrap_or("").to_ascii_lowercase();
+    let mut total = 0;
+    let mut names = std::collections::HashSet::new();
+    for c in jar.iter_unexpired() {
+        total += 1;
+        if c.domain.as_cow().is_some_and(|d| d.eq_ignore_ascii_case(&host)) {
+            names.insert(c.name().to_string());
+        }
+    }
     for (n, v) in &f.headers {
         if !n.eq_ignore_ascii_case("set-cookie") || v.len() > MAX_COOKIE + 512 {
             continue;
@@ -125,7 +144,15 @@ pub fn store_response(jar: &Mutex<CookieStore>, url: &Url, f: &Framed) {
             continue;
         }
         c.unset_domain();
-        let _ = jar.insert_raw(&c, url);
+        let known = names.contains(c.name());
+        if !known && (names.len() >= MAX_COOKIES_PER_HOST || total >= MAX_COOKIES) {
+            tracing::debug!(url = %url, cookie = c.name(), "cookie not kept: the jar is full for this host or the crawl");
+            continue;
+        }
+        if jar.insert_raw(&c, url).is_ok() && !known {
+            names.insert(c.name().to_string());
+            total += 1;
+        }
     }
 }
 
@@ -164,6 +191,26 @@ mod tests {
         }
         let h = request_header(&jar, &Url::parse("http://a.example/").unwrap()).unwrap();
         assert!(h.len() <= MAX_COOKIE_HEADER, "{}", h.len());
+    }
+
+    #[test]
+    fn the_jar_is_capped_per_host_and_in_total_but_known_cookies_still_update() {
+        let jar = Mutex::new(CookieStore::new());
+        for i in 0..80 {
+            set(&jar, "http://a.example/", &format!("c{i}=1; Path=/"));
+        }
+        let count = |j: &Mutex<CookieStore>| j.lock().unwrap().iter_unexpired().count();
+        assert_eq!(count(&jar), MAX_COOKIES_PER_HOST);
+        set(&jar, "http://a.example/", "c0=updated; Path=/");
+        let h = request_header(&jar, &Url::parse("http://a.example/").unwrap()).unwrap();
+        assert!(h.contains("c0=updated") && !h.contains("c79="), "{h}");
+        // Many hosts: the crawl-wide cap holds.
+        for host in 0..70 {
+            for i in 0..MAX_COOKIES_PER_HOST {
+                set(&jar, &format!("http://h{host}.example/"), &format!("c{i}=1; Path=/"));
+            }
+        }
+        assert_eq!(count(&jar), MAX_COOKIES);
     }
 
     #[test]

@@ -193,6 +193,8 @@ pub struct FetchSettings {
     pub keep_alive: bool,
     /// How long an idle connection is kept for reuse.
     pub idle_timeout: Duration,
+    /// Idle connections kept per authority (`connections_per_host`).
+    pub idle_per_host: usize,
 }
 
 impl FetchSettings {
@@ -214,6 +216,7 @@ impl FetchSettings {
             initial_cookies: config.initial_cookies.clone(),
             keep_alive: config.keep_alive,
             idle_timeout: config.idle_timeout,
+            idle_per_host: config.connections_per_host.max(1) as usize,
         }
     }
 }
@@ -225,7 +228,7 @@ pub struct Fetcher {
     tls: tokio_rustls::TlsConnector,
     /// Idle keep-alive connections by authority (`scheme://host:port`); a connection is taken out
     /// while in use, so it is never shared (one request at a time, no pipelining).
-    pool: Arc<Mutex<HashMap<String, Conn>>>,
+    pool: Arc<Mutex<HashMap<String, Vec<Conn>>>>,
     /// Verifies each TLS peer's chain after the handshake (the verdict of capture mode).
     verifier: Arc<rustls::client::WebPkiServerVerifier>,
     /// The crawl's cookie jar, shared by every worker (`None` when cookies are off).
@@ -234,6 +237,17 @@ pub struct Fetcher {
     /// for their TTL (the system resolver reports none). `None` where no system configuration can
     /// be read: the system resolver is used then.
     resolver: Option<Arc<hickory_resolver::TokioResolver>>,
+}
+
+/// A short cause for a failed lookup: hickory's own text repeats the whole query.
+fn dns_error_text(e: &hickory_resolver::net::NetError) -> String {
+    if e.is_nx_domain() {
+        "no such domain (NXDOMAIN)".into()
+    } else if e.is_no_records_found() {
+        "no address records".into()
+    } else {
+        e.to_string()
+    }
 }
 
 /// The hickory resolver with the system's name servers (or `servers`, when given) and
@@ -403,7 +417,7 @@ impl Fetcher {
                 } else if let Some(resolver) = &self.resolver {
                     match tokio::time::timeout(self.settings.connect_timeout, resolver.lookup_ip(name)).await {
                         Ok(Ok(found)) => found.iter().map(|ip| SocketAddr::new(ip, port)).collect(),
-                        Ok(Err(e)) => return Err(FetchError::Dns(format!("{name}: {e}"))),
+                        Ok(Err(e)) => return Err(FetchError::Dns(format!("{name}: {}", dns_error_text(&e)))),
                         Err(_) => return Err(FetchError::Dns(format!("{name}: timed out"))),
                     }
                 } else {
@@ -474,24 +488,32 @@ impl Fetcher {
         Ok(ex)
     }
 
-    fn pool(&self) -> std::sync::MutexGuard<'_, HashMap<String, Conn>> {
+    fn pool(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<Conn>>> {
         self.pool.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// An idle, still open connection to `key`'s authority, if one is pooled.
+    /// An idle, still open connection to `key`'s authority, if one is pooled (the most recently
+    /// used first; stale ones met on the way are closed).
     fn take_idle(&self, key: &str) -> Option<Conn> {
         if !self.settings.keep_alive {
             return None;
         }
-        let conn = self.pool().remove(key)?;
-        let fresh = conn.idle_since.elapsed() < self.settings.idle_timeout;
-        let quiet = conn.tape.lock().map(|t| t.received.is_empty() && !t.eof).unwrap_or(false);
-        if fresh && quiet && conn.sender.is_ready() && !conn.task.is_finished() {
-            Some(conn)
-        } else {
+        let mut pool = self.pool();
+        let conns = pool.get_mut(key)?;
+        let mut found = None;
+        while let Some(conn) = conns.pop() {
+            let fresh = conn.idle_since.elapsed() < self.settings.idle_timeout;
+            let quiet = conn.tape.lock().map(|t| t.received.is_empty() && !t.eof).unwrap_or(false);
+            if fresh && quiet && conn.sender.is_ready() && !conn.task.is_finished() {
+                found = Some(conn);
+                break;
+            }
             conn.task.abort();
-            None
         }
+        if conns.is_empty() {
+            pool.remove(key);
+        }
+        found
     }
 
     fn put_idle(&self, key: String, mut conn: Conn) {
@@ -502,22 +524,32 @@ impl Fetcher {
         conn.idle_since = Instant::now();
         let mut pool = self.pool();
         let timeout = self.settings.idle_timeout;
-        pool.retain(|_, c| {
-            let keep = c.idle_since.elapsed() < timeout && !c.task.is_finished();
-            if !keep {
-                c.task.abort();
-            }
-            keep
-        });
-        if pool.len() >= MAX_IDLE_CONNECTIONS {
-            if let Some(oldest) = pool.iter().min_by_key(|(_, c)| c.idle_since).map(|(k, _)| k.clone()) {
-                if let Some(c) = pool.remove(&oldest) {
+        pool.retain(|_, conns| {
+            conns.retain(|c| {
+                let keep = c.idle_since.elapsed() < timeout && !c.task.is_finished();
+                if !keep {
                     c.task.abort();
+                }
+                keep
+            });
+            !conns.is_empty()
+        });
+        if pool.values().map(Vec::len).sum::<usize>() >= MAX_IDLE_CONNECTIONS {
+            // Each authority's list is oldest first: the crawl-wide oldest is one of the heads.
+            let oldest = pool.iter().filter_map(|(k, v)| v.first().map(|c| (c.idle_since, k.clone()))).min();
+            if let Some((_, k)) = oldest {
+                if let Some(conns) = pool.get_mut(&k) {
+                    conns.remove(0).task.abort();
+                    if conns.is_empty() {
+                        pool.remove(&k);
+                    }
                 }
             }
         }
-        if let Some(old) = pool.insert(key, conn) {
-            old.task.abort();
+        let conns = pool.entry(key).or_default();
+        conns.push(conn);
+        if conns.len() > self.settings.idle_per_host {
+            conns.remove(0).task.abort();
         }
     }
 

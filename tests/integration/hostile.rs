@@ -424,6 +424,26 @@ fn dns_answers_are_cached_for_their_ttl() {
 }
 
 #[test]
+fn a_name_that_does_not_exist_fails_with_a_short_cause() {
+    let (dns, _count) = dns_server("127.0.0.62", "cached.fixture.test", [127, 0, 0, 63], 3600);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(
+        dir.path(),
+        &format!("dns_servers = [\"{dns}\"]\nmax_retries = 0\nrobots_retry_for = \"1s\"\nretry_backoff = \"200ms\"\n"),
+    );
+    let seed = "http://missing.fixture.test:8080/";
+    let out = harvestd().arg("crawl").arg(seed).arg("--config").arg(&cfg).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let done = finished(&dir.path().join("state"));
+    // robots.txt is the first request to the authority: its DNS failure fails the page too.
+    let robots = &done["http://missing.fixture.test:8080/robots.txt"].outcome;
+    let Outcome::Dns(cause) = robots else { panic!("{robots:?}") };
+    assert_eq!(cause, "DNS lookup failed: missing.fixture.test: no such domain (NXDOMAIN)");
+    let page = &done[seed].outcome;
+    assert!(matches!(page, Outcome::RobotsPrerequisiteFailed(c) if c.contains("NXDOMAIN")), "{page:?}");
+}
+
+#[test]
 fn absurd_content_length_and_chunk_size_are_truncations_not_crashes() {
     for (ip, head) in [
         ("127.0.0.64", &b"HTTP/1.1 200 OK\r\nContent-Length: 18446744073709551615\r\n\r\nhello"[..]),

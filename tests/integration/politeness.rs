@@ -168,6 +168,36 @@ fn request_rate_cap_spaces_requests() {
 }
 
 #[test]
+fn two_connections_per_host_each_wait_their_own_delay() {
+    // Responses take 200 ms; fixed delay 300 ms; two slots. A request may start only while fewer
+    // than two earlier requests are still "occupying" a slot (in flight, or ended less than the
+    // delay ago).
+    let s = site("127.0.0.39", 8, Duration::from_millis(200), None);
+    let (_d, _) = run(&s, "delay = \"300ms\"\nconnections_per_host = 2\n");
+    let hits = s.hits();
+    assert_eq!(hits.len(), 10, "{:?}", s.paths());
+    assert_eq!(hits.iter().filter(|h| h.path == "/robots.txt").count(), 1, "robots.txt fetched once");
+    let delay = Duration::from_millis(300);
+    let mut most_in_flight = 0;
+    for (i, h) in hits.iter().enumerate() {
+        let earlier = &hits[..i];
+        let in_flight = earlier.iter().filter(|e| e.end.is_none_or(|end| end > h.at)).count();
+        most_in_flight = most_in_flight.max(in_flight + 1);
+        let occupying: Vec<&str> = earlier
+            .iter()
+            .filter(|e| e.end.is_none_or(|end| end + delay > h.at + TOLERANCE))
+            .map(|e| e.path.as_str())
+            .collect();
+        assert!(occupying.len() < 2, "{} started while {occupying:?} held both slots", h.path);
+    }
+    assert_eq!(most_in_flight, 2, "two requests to the host were in flight at once");
+    assert_eq!(s.conns.load(Ordering::SeqCst), 2, "both connections are kept alive and reused");
+    let first = hits[0].at;
+    let last = hits.last().unwrap().end.unwrap();
+    eprintln!("two slots, 200 ms responses, 300 ms delay: 10 requests in {:?}", last - first);
+}
+
+#[test]
 fn adaptive_delay_follows_the_server_response_time() {
     // Each response takes 150 ms; delay = clamp(2 × fetch time, 0, 10 s) ≥ 300 ms after it ends.
     let s = site("127.0.0.38", 4, Duration::from_millis(150), None);
@@ -223,6 +253,24 @@ fn robots_5xx_past_the_retry_budget_fails_the_authority_and_the_crawl_finishes()
     assert!(s.paths().len() >= 3, "robots.txt was retried: {:?}", s.paths());
     let done = finished(&dir.path().join("state"));
     assert!(matches!(done[&s.url("/")].outcome, Outcome::RobotsPrerequisiteFailed(_)), "{:?}", done[&s.url("/")]);
+}
+
+#[test]
+fn a_robots_txt_reply_that_is_not_http_fails_the_authority_with_its_cause() {
+    let s = Server::start(
+        "127.0.0.67",
+        Arc::new(|path: &str, _: &[u8]| match path {
+            "/robots.txt" => Reply::raw(&b"SSH-2.0-OpenSSH_9.6\r\n\r\n"[..]),
+            _ => Reply::raw(http_response(200, "OK", &[], b"page")),
+        }),
+    );
+    let (dir, _) = run(&s, "robots_retry_for = \"1s\"\nretry_backoff = \"200ms\"\n");
+    assert!(s.paths().iter().all(|p| p == "/robots.txt"), "no page fetched: {:?}", s.paths());
+    let page = finished(&dir.path().join("state"))[&s.url("/")].outcome.clone();
+    assert!(
+        matches!(&page, Outcome::RobotsPrerequisiteFailed(c) if c.contains("not a parseable HTTP response")),
+        "{page:?}"
+    );
 }
 
 #[test]
@@ -385,6 +433,17 @@ fn robots_sitemaps_are_followed_through_an_index_and_gzip() {
     let done = finished(&dir.path().join("state"));
     assert_eq!(done[&s.url("/sitemap-index.xml")].uri.hops, "M");
     assert_eq!(done[&s.url("/listed/1")].uri.hops, "MMM");
+}
+
+#[test]
+fn sitemap_urls_are_capped_over_the_crawl() {
+    // Index (1) + gzip sitemap (2) + its first listed URL (3): the second listed URL is dropped.
+    let s = sitemap_site("127.0.0.66");
+    let (_dir, _) = run(&s, "max_sitemap_urls = 3\n");
+    let paths = s.paths();
+    assert!(paths.contains(&"/listed/1".to_string()), "{paths:?}");
+    assert!(!paths.iter().any(|p| p.starts_with("/listed/2")), "past the cap: {paths:?}");
+    assert!(paths.contains(&"/linked".to_string()), "ordinary links are not capped: {paths:?}");
 }
 
 #[test]

@@ -26,6 +26,8 @@ pub struct Hit {
     pub conn: usize,
     /// Wall-clock time of `at`.
     pub wall: std::time::SystemTime,
+    /// When the reply's last byte was written (`None`: not answered, or the write failed).
+    pub end: Option<Instant>,
 }
 
 /// What the server sends for a request.
@@ -197,13 +199,18 @@ fn serve_conn(mut s: impl ServerConn, conn: usize, handler: Handler, log: Arc<Mu
         let raw: Vec<u8> = buf.drain(..end).collect();
         let line = String::from_utf8_lossy(&raw).lines().next().unwrap_or("").to_string();
         let path = line.split(' ').nth(1).unwrap_or("").to_string();
-        log.lock().unwrap().push(Hit {
-            path: path.clone(),
-            at: Instant::now(),
-            raw: raw.clone(),
-            conn,
-            wall: std::time::SystemTime::now(),
-        });
+        let index = {
+            let mut log = log.lock().unwrap();
+            log.push(Hit {
+                path: path.clone(),
+                at: Instant::now(),
+                raw: raw.clone(),
+                conn,
+                wall: std::time::SystemTime::now(),
+                end: None,
+            });
+            log.len() - 1
+        };
         if quirks.answers_per_conn.is_some_and(|n| answered >= n) {
             return; // dropped: the client sees the connection close before any response byte
         }
@@ -215,6 +222,7 @@ fn serve_conn(mut s: impl ServerConn, conn: usize, handler: Handler, log: Arc<Mu
         if s.write_all(&reply.bytes).and_then(|_| s.flush()).is_err() {
             return;
         }
+        log.lock().unwrap()[index].end = Some(Instant::now());
         if reply.close {
             s.close_write();
             // Drain until the client closes, so the client sees a clean EOF, not a reset.
