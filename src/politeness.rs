@@ -3,8 +3,10 @@
 //! The end-to-start delay itself is a due time in the frontier (DESIGN §Politeness); this module
 //! owns what sits on top of it:
 //! - [`RateCaps`]: governor limiters for `max_requests_per_minute` per host and
-//!   `max_requests_per_minute_total` crawl-wide, evenly spaced (burst 1). A host's limiter is
-//!   evicted after [`LIMITER_IDLE`] unused, so memory does not grow with the hosts ever seen.
+//!   `max_requests_per_minute_total` crawl-wide, evenly spaced (burst 1). A host's limiter unused
+//!   for one period (60 s / the cap) is as good as a fresh one, so once more than
+//!   [`LIMITERS_KEPT`] are held such limiters are dropped: memory follows the hosts active in the
+//!   last period, not the hosts ever seen.
 //! - [`retry_after`]: a `Retry-After` value (RFC 9110 §10.2.3: seconds or an HTTP-date).
 //! - [`Backoff`]: exponential backoff for retried failures, capped.
 
@@ -15,8 +17,8 @@ use std::time::{Duration, Instant, SystemTime};
 use governor::clock::{Clock as _, DefaultClock};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
-/// A host limiter unused for this long is dropped.
-pub const LIMITER_IDLE: Duration = Duration::from_secs(600);
+/// Host limiters held before idle ones are dropped.
+pub const LIMITERS_KEPT: usize = 1024;
 
 fn limiter(per_minute: u32) -> Option<DefaultDirectRateLimiter> {
     if per_minute == 0 {
@@ -52,8 +54,10 @@ impl RateCaps {
     pub fn check(&self, host: &str) -> Result<(), Duration> {
         if self.per_host > 0 {
             let mut hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
-            if hosts.len() > 1024 {
-                hosts.retain(|_, (_, used)| used.elapsed() < LIMITER_IDLE);
+            if hosts.len() >= LIMITERS_KEPT && !hosts.contains_key(host) {
+                // Unused for a whole period: its next request would pass anyway.
+                let period = Duration::from_secs_f64(60.0 / self.per_host as f64);
+                hosts.retain(|_, (_, used)| used.elapsed() < period);
             }
             let entry = hosts
                 .entry(host.to_string())
@@ -136,6 +140,24 @@ mod tests {
         assert!(wait > Duration::from_millis(900) && wait <= Duration::from_secs(1), "{wait:?}");
         assert!(caps.check("b.example").is_ok(), "another host has its own cap");
         assert_eq!(caps.hosts_held(), 2);
+    }
+
+    #[test]
+    fn idle_host_limiters_are_dropped_so_memory_follows_active_hosts() {
+        let caps = RateCaps::new(60_000, 0); // a 1 ms period
+        for i in 0..LIMITERS_KEPT {
+            assert!(caps.check(&format!("h{i}.example")).is_ok());
+        }
+        std::thread::sleep(Duration::from_millis(5));
+        assert!(caps.check("new.example").is_ok());
+        assert_eq!(caps.hosts_held(), 1, "every idle limiter dropped");
+        // A limiter still within its period is kept, and still caps its host.
+        let slow = RateCaps::new(1, 0);
+        for i in 0..LIMITERS_KEPT {
+            let _ = slow.check(&format!("h{i}.example"));
+        }
+        assert!(slow.check("another.example").is_ok());
+        assert!(slow.check("h0.example").is_err(), "a host's cap is not forgotten within its period");
     }
 
     #[test]

@@ -254,6 +254,11 @@ mod tests {
         crlf_lines: "User-agent: *\r\nDisallow: /c\r\n", "http://a.example/c" => false,
         robots_txt_always_allowed: "User-agent: *\nDisallow: /\n", "http://a.example/robots.txt" => true,
         empty_file_allows: "", "http://a.example/x" => true,
+        repeated_groups_merge: "User-agent: harvestd\nDisallow: /a\n\nUser-agent: *\nDisallow: /\n\nUser-agent: harvestd\nDisallow: /b\n", "http://a.example/b" => false,
+        repeated_groups_merge_keep_first: "User-agent: harvestd\nDisallow: /a\n\nUser-agent: harvestd\nDisallow: /b\n", "http://a.example/a" => false,
+        star_group_not_used_when_own_exists: "User-agent: harvestd\nDisallow: /a\n\nUser-agent: *\nDisallow: /\n", "http://a.example/z" => true,
+        equal_length_allow_wins: "User-agent: *\nDisallow: /p\nAllow: /p\n", "http://a.example/p" => true,
+        percent_encoded_rule_matches_plain_url: "User-agent: *\nDisallow: /%7Ejoe/\n", "http://a.example/~joe/x" => false,
     }
 
     #[test]
