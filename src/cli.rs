@@ -89,6 +89,14 @@ pub enum Command {
 /// (exit 130: what was not committed is fetched again after the next start's recovery).
 async fn watch_signals(first: tokio::sync::oneshot::Sender<()>) {
     use tokio::signal::unix::{signal, SignalKind};
+    // SIGHUP must not end a crawl (its default action); reloading is not implemented yet.
+    if let Ok(mut hup) = signal(SignalKind::hangup()) {
+        tokio::spawn(async move {
+            while hup.recv().await.is_some() {
+                tracing::warn!("SIGHUP received: configuration reload is not supported yet; restart to apply changes");
+            }
+        });
+    }
     let mut term = signal(SignalKind::terminate()).expect("installing a SIGTERM handler");
     let mut int = signal(SignalKind::interrupt()).expect("installing a SIGINT handler");
     tokio::select! {

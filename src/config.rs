@@ -174,6 +174,9 @@ raw_config! {
     group_commit: Spanned<String> = "dflt_group_commit";
     /// Memory sled may use for its page cache.
     state_cache: Spanned<String> = "dflt_state_cache";
+    /// On SIGTERM/SIGINT, how long in-flight fetches may run on; those still running then are
+    /// abandoned and their URLs go back to the queue at the next start.
+    shutdown_grace: Spanned<String> = "dflt_shutdown_grace";
 }
 
 fn dflt_warc_dir() -> String {
@@ -274,6 +277,9 @@ fn dflt_idle_timeout() -> Spanned<String> {
 }
 fn dflt_group_commit() -> Spanned<String> {
     d("200ms")
+}
+fn dflt_shutdown_grace() -> Spanned<String> {
+    d("30s")
 }
 fn dflt_state_cache() -> Spanned<String> {
     d("64MB")
@@ -438,6 +444,8 @@ pub struct Config {
     pub group_commit: Duration,
     /// sled cache capacity in bytes.
     pub state_cache: u64,
+    /// Time in-flight fetches get to finish after a stop is asked for.
+    pub shutdown_grace: Duration,
 }
 
 impl Config {
@@ -712,6 +720,7 @@ impl Config {
             keep_alive: raw.keep_alive,
             idle_timeout: cx.duration("idle_timeout", &raw.idle_timeout)?,
             group_commit: cx.duration("group_commit", &raw.group_commit)?,
+            shutdown_grace: cx.duration("shutdown_grace", &raw.shutdown_grace)?,
             state_cache: cx.size("state_cache", &raw.state_cache)?,
         })
     }

@@ -30,6 +30,7 @@ use crate::frontier::{Completion, CrawlUri, Finished, Frontier, Lease, NewUri, N
 use crate::politeness::RateCaps;
 use crate::robots::{self, RobotsEntry, RobotsRules};
 use crate::scope::{Scope, MAX_SEED_REDIRECTS};
+use crate::service;
 use crate::store::{encode, Store};
 use crate::warc::{self, recover, writer};
 
@@ -193,6 +194,29 @@ pub async fn run(
     for w in config.warnings() {
         warn!("{w}");
     }
+    // Opening the state and recovering WARC files can take a while: systemd is asked for more
+    // start time until the crawl is ready.
+    let extender = tokio::spawn(async {
+        loop {
+            service::extend_timeout(Duration::from_secs(30));
+            tokio::time::sleep(Duration::from_secs(10)).await;
+        }
+    });
+    let result = start_and_crawl(config, seeds, mode, clock, shutdown, started, &extender).await;
+    extender.abort();
+    result
+}
+
+/// [`run`] after its start-up timeout extender is in place.
+async fn start_and_crawl(
+    config: Config,
+    seeds: Vec<Seed>,
+    mode: Mode,
+    clock: Arc<dyn Clock>,
+    shutdown: impl Future<Output = ()> + Send,
+    started: Instant,
+    extender: &tokio::task::JoinHandle<()>,
+) -> Result<Summary, StartError> {
     // 1. Open (and lock) the state directory, then check the WARC directory can be written.
     let (state_dir, cache) = (config.state_dir.clone(), config.state_cache);
     let store = tokio::task::spawn_blocking(move || Store::open(&state_dir, cache)).await.expect("open task")?;
@@ -283,7 +307,8 @@ pub async fn run(
     let failure = Arc::new(Mutex::new(None));
     let commit = tokio::spawn(commit_task(shared.clone(), event_rx, direct_rx, stop_tx.clone(), failure.clone()));
 
-    // 5. Workers.
+    // 5. Workers; then the crawl is ready (recovery is over) and its heartbeat starts.
+    let (abandon_tx, abandon_rx) = watch::channel(false);
     let mut workers = Vec::new();
     for id in 0..config.workers {
         workers.push(tokio::spawn(worker(
@@ -293,22 +318,42 @@ pub async fn run(
             direct_tx.clone(),
             stop_rx.clone(),
             stop_tx.clone(),
+            abandon_rx.clone(),
             mode,
         )));
     }
     drop((job_tx, direct_tx));
+    extender.abort();
+    service::ready(&status_line("crawling", &frontier.counts()));
+    let heartbeat = tokio::spawn(heartbeat(frontier.clone(), service::watchdog_interval()));
+    if let Some(ms) = std::env::var("HARVESTD_TEST_WEDGE_FRONTIER_AFTER_MS").ok().and_then(|v| v.parse().ok()) {
+        let f = frontier.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(ms));
+            warn!("test fault: wedging the frontier");
+            f.wedge_for_tests()
+        });
+    }
     let mut stop_watch = stop_rx.clone();
     tokio::select! {
         _ = shutdown => {
-            info!("stop requested: finishing in-flight fetches, then closing the WARC file");
+            info!(grace = ?config.shutdown_grace, "stop requested: finishing in-flight fetches, then closing the WARC file");
+            service::stopping("stopping: finishing in-flight fetches");
             let _ = stop_tx.send(true);
         }
-        _ = stop_watch.wait_for(|s| *s) => {}
+        _ = stop_watch.wait_for(|s| *s) => service::stopping("stopping: crawl finished"),
     }
     shared.wake.notify_waiters();
-    for w in workers {
-        let _ = w.await;
+    // In-flight fetches get `shutdown_grace`; those still running then are abandoned (their leases
+    // stay in the state and go back to their queues at the next start).
+    let all_workers = futures_join_all(workers);
+    tokio::pin!(all_workers);
+    if tokio::time::timeout(config.shutdown_grace, &mut all_workers).await.is_err() {
+        warn!(grace = ?config.shutdown_grace, "fetches still running after the shutdown grace are abandoned; they will be fetched again after the next start");
+        let _ = abandon_tx.send(true);
+        all_workers.await;
     }
+    heartbeat.abort();
     // Every job sender is gone: the writer closes its file and ends; then the commit task drains.
     let files = tokio::task::spawn_blocking(move || writer_handle.join().unwrap_or_default()).await.unwrap_or_default();
     let _ = commit.await;
@@ -328,6 +373,43 @@ pub async fn run(
         already_done: before.fetched + before.failed,
         failure: failure.lock().ok().and_then(|f| f.clone()),
     })
+}
+
+/// Awaits every handle (a panicked or cancelled task counts as ended).
+async fn futures_join_all(handles: Vec<tokio::task::JoinHandle<()>>) {
+    for h in handles {
+        let _ = h.await;
+    }
+}
+
+/// One line of service status: what the crawl is doing and its counts.
+fn status_line(state: &str, c: &crate::frontier::Counts) -> String {
+    format!(
+        "{state}: {} done ({} fetched, {} failed), {} queued, {} in flight, {} records, {} written",
+        c.fetched + c.failed,
+        c.fetched,
+        c.failed,
+        c.queued,
+        c.leased,
+        c.records,
+        bytesize::ByteSize::b(c.bytes),
+    )
+}
+
+/// The crawl's heartbeat (see [`crate::service`]): each iteration reads the frontier's counters
+/// under its lock, then reports `STATUS=` and pings the watchdog, at least every half watchdog
+/// interval. An iteration that cannot complete sends nothing, so systemd restarts a wedged daemon.
+async fn heartbeat(frontier: Frontier, watchdog: Option<Duration>) {
+    let period = service::heartbeat_period(watchdog);
+    loop {
+        tokio::time::sleep(period).await;
+        let f = frontier.clone();
+        let Ok(counts) = tokio::task::spawn_blocking(move || f.counts()).await else { return };
+        service::status(&status_line("crawling", &counts));
+        if watchdog.is_some() {
+            service::watchdog();
+        }
+    }
 }
 
 /// Seeds found by following seeds' redirects in earlier runs (`s:` keys).
@@ -494,6 +576,7 @@ async fn worker(
     direct: mpsc::UnboundedSender<Pending>,
     mut stop: watch::Receiver<bool>,
     stop_tx: watch::Sender<bool>,
+    abandon: watch::Receiver<bool>,
     mode: Mode,
 ) {
     loop {
@@ -516,7 +599,14 @@ async fn worker(
                 // A panic while handling one URL (a bug) must not strand its host's lease or end
                 // this worker: it is caught, logged, and the URL finished as an internal error.
                 let (s2, j2, d2, l2) = (shared.clone(), jobs.clone(), direct.clone(), lease.clone());
-                if let Err(e) = tokio::spawn(async move { process(&s2, l2, &j2, &d2).await }).await {
+                let mut abandon = abandon.clone();
+                let task = async move {
+                    tokio::select! {
+                        _ = process(&s2, l2, &j2, &d2) => {}
+                        _ = abandon.wait_for(|a| *a) => {}
+                    }
+                };
+                if let Err(e) = tokio::spawn(task).await {
                     let why = if e.is_panic() { "panic while handling the URL" } else { "task cancelled" };
                     tracing::error!(url = %lease.uri.url, cause = why, "internal error; the URL is finished as internal_error");
                     let _ = shared.frontier.release_host(&lease.host, Release::NOW);

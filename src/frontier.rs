@@ -466,6 +466,16 @@ impl Frontier {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// A fault for tests of the service watchdog: takes the frontier's lock and never gives it back,
+    /// as a wedged sled write would. Blocks the calling thread forever.
+    #[doc(hidden)]
+    pub fn wedge_for_tests(&self) -> ! {
+        let _held = self.lock();
+        loop {
+            std::thread::park();
+        }
+    }
+
     /// Current counters.
     pub fn counts(&self) -> Counts {
         *self.lock()

@@ -29,6 +29,7 @@
 //! - [`warc`]: record building, the writer thread, recovery and reading back.
 //! - [`crawler`]: workers, the commit task, drain and idle detection.
 //! - [`clock`]: wall-clock time behind a trait (manual in tests).
+//! - [`service`]: what systemd is told (`READY`, `STATUS`, `WATCHDOG`, `STOPPING`).
 
 pub mod canon;
 pub mod cli;
@@ -41,5 +42,6 @@ pub mod frontier;
 pub mod politeness;
 pub mod robots;
 pub mod scope;
+pub mod service;
 pub mod store;
 pub mod warc;

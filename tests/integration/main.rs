@@ -13,5 +13,6 @@ mod limits;
 mod operations;
 mod politeness;
 mod replay;
+mod service;
 mod site;
 mod support;
