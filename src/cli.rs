@@ -66,6 +66,9 @@ pub enum Command {
         /// Directory for the crawl state [default: ./harvestd-state, or the config's state_dir].
         #[arg(long, value_name = "DIR")]
         state_dir: Option<PathBuf>,
+        /// Directory for crawl.log [default: ./logs, or the config's log_dir].
+        #[arg(long, value_name = "DIR")]
+        log_dir: Option<PathBuf>,
         /// Fixed politeness delay per host, seconds, from the end of a response to the next request
         /// (0 = none); replaces the adaptive delay.
         #[arg(long, value_name = "SECS", allow_negative_numbers = true)]
@@ -133,7 +136,7 @@ pub fn main_with(cli: Cli) -> i32 {
             let seeds = cfg.seeds.clone();
             crawl_with(cfg, seeds, mode)
         }
-        Command::Crawl { urls, config, warc_dir, state_dir, delay, allow_private, resolve } => {
+        Command::Crawl { urls, config, warc_dir, state_dir, log_dir, delay, allow_private, resolve } => {
             let mut cfg = match &config {
                 Some(p) => match Config::load(p) {
                     Ok(c) => c,
@@ -147,6 +150,9 @@ pub fn main_with(cli: Cli) -> i32 {
             }
             if let Some(d) = state_dir {
                 cfg.state_dir = d;
+            }
+            if let Some(d) = log_dir {
+                cfg.log_dir = d;
             }
             if let Some(secs) = delay {
                 if !(secs.is_finite() && secs >= 0.0) {
@@ -212,7 +218,9 @@ fn crawl_with(cfg: Config, seeds: Vec<Seed>, mode: Mode) -> i32 {
             }
         }
         Err(e @ StartError::Store(_)) => fail(EXIT_STATE, e),
-        Err(e @ (StartError::SeedRefused { .. } | StartError::WarcDir { .. })) => fail(EXIT_CONFIG, e),
+        Err(e @ (StartError::SeedRefused { .. } | StartError::WarcDir { .. } | StartError::LogDir { .. })) => {
+            fail(EXIT_CONFIG, e)
+        }
         Err(e) => fail(EXIT_FAILED, e),
     }
 }

@@ -70,6 +70,8 @@ macro_rules! raw_config {
 raw_config! {
     /// Directory the WARC files are written to.
     warc_dir: String = "dflt_warc_dir";
+    /// Directory of `crawl.log` (Heritrix format, a line per finished URL).
+    log_dir: String = "dflt_log_dir";
     /// Directory of the sled database (frontier, seen set, outcomes, robots cache, counters).
     state_dir: String = "dflt_state_dir";
     /// WARC file name prefix: `{prefix}-{yyyyMMddHHmmssSSS}-{serial:05}-{hostname}.warc.gz`.
@@ -179,6 +181,9 @@ raw_config! {
     shutdown_grace: Spanned<String> = "dflt_shutdown_grace";
 }
 
+fn dflt_log_dir() -> String {
+    "logs".into()
+}
 fn dflt_warc_dir() -> String {
     "warcs".into()
 }
@@ -356,6 +361,8 @@ pub struct Config {
     pub seeds: Vec<Seed>,
     /// WARC output directory.
     pub warc_dir: PathBuf,
+    /// Directory of `crawl.log`.
+    pub log_dir: PathBuf,
     /// sled state directory.
     pub state_dir: PathBuf,
     /// WARC file name prefix.
@@ -503,13 +510,13 @@ impl Ctx<'_> {
 
 impl Config {
     /// Reads and validates the file at `path`. Errors name the file, line and key.
-    /// Relative `warc_dir`, `state_dir` and `ca_file` are taken relative to the file's directory
+    /// Relative `warc_dir`, `log_dir`, `state_dir` and `ca_file` are taken relative to the file's directory
     /// (a service's working directory is `/`).
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let (raw, text) = RawConfig::load(path)?;
         let mut c = Config::from_raw(&raw, &path.display().to_string(), &text)?;
         let base = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        for p in [&mut c.warc_dir, &mut c.state_dir] {
+        for p in [&mut c.warc_dir, &mut c.log_dir, &mut c.state_dir] {
             if p.is_relative() {
                 *p = base.join(&*p);
             }
@@ -660,6 +667,7 @@ impl Config {
         Ok(Config {
             seeds,
             warc_dir: PathBuf::from(&raw.warc_dir),
+            log_dir: PathBuf::from(&raw.log_dir),
             state_dir: PathBuf::from(&raw.state_dir),
             warc_prefix: raw.warc_prefix.clone(),
             max_file_size,

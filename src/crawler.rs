@@ -24,6 +24,7 @@ use url::Url;
 use crate::canon::{authority, host_key, robots_url, seen_key};
 use crate::clock::Clock;
 use crate::config::{Config, RobotsPolicy, ScopeKind, Seed, PRODUCT_TOKEN};
+use crate::crawllog::{self, CrawlLog};
 use crate::extract;
 use crate::fetch::{Exchange, FetchError, FetchSettings, Fetcher};
 use crate::frontier::{Completion, CrawlUri, Finished, Frontier, Lease, NewUri, Next, Outcome, Release};
@@ -121,6 +122,14 @@ pub enum StartError {
         /// The I/O error.
         cause: std::io::Error,
     },
+    /// The log directory cannot be used.
+    #[error("the log directory {dir} cannot be used: {cause}")]
+    LogDir {
+        /// The directory.
+        dir: String,
+        /// The I/O error.
+        cause: std::io::Error,
+    },
     /// A seed resolves to an address the destination policy refuses.
     #[error("seed {seed}: {cause}")]
     SeedRefused {
@@ -159,6 +168,49 @@ struct Pending {
     retry: Option<NewUri>,
     /// The TLS certificate verdict, for https.
     tls: Option<String>,
+    /// What crawl.log says of it besides the outcome.
+    log: LogFacts,
+}
+
+tokio::task_local! {
+    /// The number of the worker handling the current URL (crawl.log's `#NNN`).
+    static WORKER: usize;
+}
+
+/// The current task's worker number (0 outside a worker).
+fn current_worker() -> usize {
+    WORKER.try_with(|w| *w).unwrap_or(0)
+}
+
+/// The facts of an exchange that crawl.log shows (see [`crate::crawllog`]).
+#[derive(Debug, Clone, Default)]
+struct LogFacts {
+    worker: usize,
+    /// Payload bytes, when a response came.
+    size: Option<u64>,
+    content_type: Option<String>,
+    responded: bool,
+    /// Fetch start and duration (ms).
+    fetch: Option<(chrono::DateTime<chrono::Utc>, u64)>,
+    truncated: Option<crate::fetch::Truncation>,
+}
+
+impl LogFacts {
+    /// No exchange took place.
+    fn none() -> LogFacts {
+        LogFacts { worker: current_worker(), ..LogFacts::default() }
+    }
+
+    fn of(ex: &Exchange) -> LogFacts {
+        LogFacts {
+            worker: current_worker(),
+            size: Some(ex.payload_slices().iter().map(|s| s.len() as u64).sum()),
+            content_type: ex.framed().and_then(|f| f.header("content-type")),
+            responded: true,
+            fetch: Some((ex.date, ex.duration.as_millis() as u64)),
+            truncated: ex.truncated,
+        }
+    }
 }
 
 /// Everything the workers share.
@@ -178,6 +230,8 @@ struct Shared {
     /// One robots.txt fetch per authority at a time: with several slots per host, the others wait
     /// for its verdict instead of fetching it again. Entries are removed when the fetch ends.
     robots_gates: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// `crawl.log`, a line per finished URL.
+    crawl_log: Mutex<CrawlLog>,
 }
 
 /// Runs a crawl of `seeds` (added to the frontier unless already seen) with `config`, until done
@@ -225,6 +279,11 @@ async fn start_and_crawl(
         .await
         .expect("check task")
         .map_err(|cause| StartError::WarcDir { dir: config.warc_dir.display().to_string(), cause })?;
+    let log_dir = config.log_dir.clone();
+    let crawl_log = tokio::task::spawn_blocking(move || CrawlLog::open(&log_dir))
+        .await
+        .expect("open task")
+        .map_err(|cause| StartError::LogDir { dir: config.log_dir.display().to_string(), cause })?;
     // 2. Recover WARC files a crash left open (not those another live crawl holds locked).
     let warc_dir = config.warc_dir.clone();
     let recovered = tokio::task::spawn_blocking(move || recover::recover_dir(&warc_dir))
@@ -302,6 +361,7 @@ async fn start_and_crawl(
         robots: Mutex::new(HashMap::new()),
         caps: RateCaps::new(config.max_requests_per_minute, config.max_requests_per_minute_total),
         robots_gates: Mutex::new(HashMap::new()),
+        crawl_log: Mutex::new(crawl_log),
     });
     let (stop_tx, stop_rx) = watch::channel(false);
     let failure = Arc::new(Mutex::new(None));
@@ -492,6 +552,7 @@ async fn commit_task(
                 Some(p) => commit_one(&shared, p, None, 0, 0),
             },
         }
+        shared.flush_crawl_log();
         shared.wake.notify_waiters();
     }
 }
@@ -501,7 +562,7 @@ fn commit_one(shared: &Shared, p: Pending, location: Option<writer::Location>, r
         outcome: p.outcome.clone(),
         record_id: p.record_id,
         location: location.clone(),
-        payload_digest: p.payload_digest,
+        payload_digest: p.payload_digest.clone(),
         captured_ms: p.captured_ms,
         uri: p.uri.clone(),
         tls: p.tls.clone(),
@@ -562,6 +623,7 @@ fn commit_one(shared: &Shared, p: Pending, location: Option<writer::Location>, r
                 detail = %detail,
                 "finished"
             );
+            shared.log_finished(&p.uri, &p.outcome, p.payload_digest.as_deref(), &p.log);
         }
         Err(e) => warn!(url = %p.uri.url, cause = %e, "could not commit a finished URL; it will be fetched again"),
     }
@@ -606,11 +668,13 @@ async fn worker(
                         _ = abandon.wait_for(|a| *a) => {}
                     }
                 };
-                if let Err(e) = tokio::spawn(task).await {
+                if let Err(e) = tokio::spawn(WORKER.scope(id, task)).await {
                     let why = if e.is_panic() { "panic while handling the URL" } else { "task cancelled" };
                     tracing::error!(url = %lease.uri.url, cause = why, "internal error; the URL is finished as internal_error");
                     let _ = shared.frontier.release_host(&lease.host, Release::NOW);
-                    finish_direct(&shared, &direct, lease, Outcome::InternalError(why.into()), None);
+                    WORKER.sync_scope(id, || {
+                        finish_direct(&shared, &direct, lease, Outcome::InternalError(why.into()), None)
+                    });
                     shared.wake.notify_waiters();
                 }
                 continue;
@@ -675,6 +739,46 @@ enum RobotsVerdict {
 }
 
 impl Shared {
+    /// Appends the crawl.log line of a finished URL (see [`crate::crawllog`]).
+    fn log_finished(&self, uri: &CrawlUri, outcome: &Outcome, digest: Option<&str>, facts: &LogFacts) {
+        let mut annotations = Vec::new();
+        if uri.attempts > 0 {
+            annotations.push(format!("{}t", uri.attempts + 1));
+        }
+        match facts.truncated {
+            Some(crate::fetch::Truncation::Length) => annotations.push("lenTrunc".into()),
+            Some(crate::fetch::Truncation::Time) => annotations.push("timeTrunc".into()),
+            Some(crate::fetch::Truncation::Disconnect) => annotations.push("disconnectTrunc".into()),
+            Some(crate::fetch::Truncation::Unspecified) => annotations.push("unparseable".into()),
+            None => {}
+        }
+        let entry = crawllog::Entry {
+            logged: chrono::Utc::now(),
+            status: crawllog::heritrix_status(outcome),
+            size: facts.size,
+            url: uri.url.clone(),
+            hops: uri.hops.clone(),
+            via: uri.via.clone(),
+            content_type: facts.content_type.clone(),
+            responded: facts.responded,
+            worker: facts.worker,
+            fetch: facts.fetch,
+            digest: digest.map(str::to_string),
+            annotations,
+        };
+        let mut log = self.crawl_log.lock().unwrap_or_else(|p| p.into_inner());
+        if let Err(e) = log.append(&entry) {
+            warn!(file = %log.path().display(), cause = %e, "could not write crawl.log");
+        }
+    }
+
+    fn flush_crawl_log(&self) {
+        let mut log = self.crawl_log.lock().unwrap_or_else(|p| p.into_inner());
+        if let Err(e) = log.flush() {
+            warn!(file = %log.path().display(), cause = %e, "could not write crawl.log");
+        }
+    }
+
     /// The gate that lets one robots.txt fetch per authority run at a time.
     fn robots_gate(&self, auth: &str) -> Arc<tokio::sync::Mutex<()>> {
         let mut gates = self.robots_gates.lock().unwrap_or_else(|p| p.into_inner());
@@ -1018,6 +1122,7 @@ fn finish_direct(
         extra: vec![],
         retry,
         tls: None,
+        log: LogFacts::none(),
     });
 }
 
@@ -1046,6 +1151,7 @@ async fn send_capture(
         extra,
         retry,
         tls: ex.tls_verdict.clone(),
+        log: LogFacts::of(ex),
     };
     if let Some(v) = ex.tls_verdict.as_deref().filter(|v| *v != "valid") {
         warn!(url = %ex.url, verdict = v, "certificate did not verify; captured anyway (tls_verify = \"capture\")");
@@ -1155,6 +1261,7 @@ async fn fetch_robots(
                     extra,
                     retry: None,
                     tls: None,
+                    log: LogFacts::none(),
                 });
             }
         }

@@ -28,6 +28,7 @@
 //! - [`extract`]: outlinks from HTML and CSS.
 //! - [`warc`]: record building, the writer thread, recovery and reading back.
 //! - [`crawler`]: workers, the commit task, drain and idle detection.
+//! - [`crawllog`]: `crawl.log`, a Heritrix-format line per finished URL.
 //! - [`clock`]: wall-clock time behind a trait (manual in tests).
 //! - [`service`]: what systemd is told (`READY`, `STATUS`, `WATCHDOG`, `STOPPING`).
 
@@ -36,6 +37,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod crawler;
+pub mod crawllog;
 pub mod extract;
 pub mod fetch;
 pub mod frontier;

@@ -4,6 +4,7 @@
 
 mod capture;
 mod config_file;
+mod crawl_log;
 mod destinations;
 mod first_capture;
 mod fixture_crawl;

@@ -202,5 +202,6 @@ fn relative_paths_in_a_config_are_relative_to_the_config_file() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(warc_files(&cfgdir.join("w")).len(), 1);
     assert!(cfgdir.join("s").is_dir());
+    assert!(cfgdir.join("logs").join("crawl.log").is_file(), "log_dir is relative to the config too");
     assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0, "nothing written to the working directory");
 }

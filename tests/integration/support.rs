@@ -263,15 +263,23 @@ pub fn gzip(data: &[u8]) -> Vec<u8> {
     e.finish().unwrap()
 }
 
-/// The built `harvestd` binary.
+/// The built `harvestd` binary, run in a scratch working directory (so defaults such as
+/// `./logs` never land in the source tree).
 pub fn harvestd() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_harvestd"))
+    let cwd = std::env::temp_dir().join(format!("harvestd-tests-{}", std::process::id()));
+    std::fs::create_dir_all(&cwd).unwrap();
+    let mut c = Command::new(env!("CARGO_BIN_EXE_harvestd"));
+    c.current_dir(cwd);
+    c
 }
 
 /// Runs `harvestd crawl` with `args` and the usual test flags; returns its output.
 pub fn crawl(urls: &[String], warc_dir: &Path, state_dir: &Path, extra: &[&str]) -> Output {
     let mut c = harvestd();
     c.arg("crawl").args(urls).arg("--warc-dir").arg(warc_dir).arg("--state-dir").arg(state_dir);
+    if let Some(parent) = state_dir.parent() {
+        c.arg("--log-dir").arg(parent.join("logs"));
+    }
     c.args(extra);
     c.env("RUST_LOG", "info");
     c.output().expect("running harvestd")
@@ -525,9 +533,10 @@ pub fn write_config(dir: &Path, extra: &str) -> PathBuf {
     let p = dir.join("test.toml");
     let delay = if extra.lines().any(|l| l.starts_with("delay =")) { "" } else { "delay = \"0s\"\n" };
     let text = format!(
-        "warc_dir = {:?}\nstate_dir = {:?}\n{delay}allow_private = [\"127.0.0.0/8\", \"::1/128\"]\n{extra}",
+        "warc_dir = {:?}\nstate_dir = {:?}\nlog_dir = {:?}\n{delay}allow_private = [\"127.0.0.0/8\", \"::1/128\"]\n{extra}",
         dir.join("warcs").display().to_string(),
-        dir.join("state").display().to_string()
+        dir.join("state").display().to_string(),
+        dir.join("logs").display().to_string()
     );
     std::fs::write(&p, text).unwrap();
     p
