@@ -104,6 +104,12 @@ raw_config! {
     max_hops: u32 = "dflt_max_hops";
     /// Regular expressions; a URL matching any of them is never queued.
     exclude: Vec<Spanned<String>> = "Vec::new";
+    /// The crawl ends once this many URLs have finished, over all its runs (0: no limit).
+    max_urls: u64 = "dflt_zero_u64";
+    /// The crawl ends once its records hold this many bytes, over all its runs ("0": no limit).
+    max_bytes: Spanned<String> = "dflt_zero_size";
+    /// A run ends after this long ("0s": no limit).
+    max_duration: Spanned<String> = "dflt_zero_duration";
     /// `"obey"` or `"ignore"` robots.txt.
     robots: Spanned<String> = "dflt_robots";
     /// Hosts whose robots.txt is not fetched or obeyed (the site owner gave permission): a name,
@@ -181,6 +187,15 @@ raw_config! {
     shutdown_grace: Spanned<String> = "dflt_shutdown_grace";
 }
 
+fn dflt_zero_u64() -> u64 {
+    0
+}
+fn dflt_zero_size() -> Spanned<String> {
+    d("0")
+}
+fn dflt_zero_duration() -> Spanned<String> {
+    d("0s")
+}
 fn dflt_log_dir() -> String {
     "logs".into()
 }
@@ -453,6 +468,12 @@ pub struct Config {
     pub state_cache: u64,
     /// Time in-flight fetches get to finish after a stop is asked for.
     pub shutdown_grace: Duration,
+    /// URLs finished over the crawl after which it ends (0: none).
+    pub max_urls: u64,
+    /// Record bytes over the crawl after which it ends (0: none).
+    pub max_bytes: u64,
+    /// Length of a run after which it ends (zero: none).
+    pub max_duration: Duration,
 }
 
 impl Config {
@@ -729,6 +750,9 @@ impl Config {
             idle_timeout: cx.duration("idle_timeout", &raw.idle_timeout)?,
             group_commit: cx.duration("group_commit", &raw.group_commit)?,
             shutdown_grace: cx.duration("shutdown_grace", &raw.shutdown_grace)?,
+            max_urls: raw.max_urls,
+            max_bytes: cx.size("max_bytes", &raw.max_bytes)?,
+            max_duration: cx.duration("max_duration", &raw.max_duration)?,
             state_cache: cx.size("state_cache", &raw.state_cache)?,
         })
     }

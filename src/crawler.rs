@@ -72,6 +72,8 @@ pub struct Summary {
     pub already_done: u64,
     /// Why the crawl stopped early, when it failed (the WARC writer failed).
     pub failure: Option<String>,
+    /// The crawl limit that ended it (`max_urls`, `max_bytes`, `max_duration`), if one did.
+    pub limit: Option<String>,
 }
 
 impl std::fmt::Display for Summary {
@@ -95,6 +97,9 @@ impl std::fmt::Display for Summary {
         }
         if let Some(why) = &self.failure {
             write!(f, "; stopped early: {why}")?;
+        }
+        if let Some(limit) = &self.limit {
+            write!(f, "; ended by its limit: {limit}")?;
         }
         Ok(())
     }
@@ -232,6 +237,8 @@ struct Shared {
     robots_gates: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// `crawl.log`, a line per finished URL.
     crawl_log: Mutex<CrawlLog>,
+    /// The crawl limit reached, once one is.
+    limit: Mutex<Option<String>>,
 }
 
 /// Runs a crawl of `seeds` (added to the frontier unless already seen) with `config`, until done
@@ -362,11 +369,15 @@ async fn start_and_crawl(
         caps: RateCaps::new(config.max_requests_per_minute, config.max_requests_per_minute_total),
         robots_gates: Mutex::new(HashMap::new()),
         crawl_log: Mutex::new(crawl_log),
+        limit: Mutex::new(None),
     });
     let (stop_tx, stop_rx) = watch::channel(false);
     let failure = Arc::new(Mutex::new(None));
     let commit = tokio::spawn(commit_task(shared.clone(), event_rx, direct_rx, stop_tx.clone(), failure.clone()));
 
+    if shared.check_limits() {
+        let _ = stop_tx.send(true); // reached in an earlier run
+    }
     // 5. Workers; then the crawl is ready (recovery is over) and its heartbeat starts.
     let (abandon_tx, abandon_rx) = watch::channel(false);
     let mut workers = Vec::new();
@@ -394,14 +405,29 @@ async fn start_and_crawl(
             f.wedge_for_tests()
         });
     }
+    let max_duration = config.max_duration;
+    let run_limit = async move {
+        if max_duration.is_zero() {
+            std::future::pending::<()>().await;
+        }
+        tokio::time::sleep(max_duration).await;
+    };
     let mut stop_watch = stop_rx.clone();
     tokio::select! {
+        _ = run_limit => {
+            shared.limit_reached(format!("max_duration = {} reached", humantime::format_duration(max_duration)));
+            service::stopping("stopping: crawl limit reached");
+            let _ = stop_tx.send(true);
+        }
         _ = shutdown => {
             info!(grace = ?config.shutdown_grace, "stop requested: finishing in-flight fetches, then closing the WARC file");
             service::stopping("stopping: finishing in-flight fetches");
             let _ = stop_tx.send(true);
         }
-        _ = stop_watch.wait_for(|s| *s) => service::stopping("stopping: crawl finished"),
+        _ = stop_watch.wait_for(|s| *s) => {
+            let why = shared.limit.lock().ok().and_then(|l| l.clone()).unwrap_or_else(|| "crawl finished".into());
+            service::stopping(&format!("stopping: {why}"));
+        }
     }
     shared.wake.notify_waiters();
     // In-flight fetches get `shutdown_grace`; those still running then are abandoned (their leases
@@ -432,6 +458,7 @@ async fn start_and_crawl(
         files,
         already_done: before.fetched + before.failed,
         failure: failure.lock().ok().and_then(|f| f.clone()),
+        limit: shared.limit.lock().ok().and_then(|l| l.clone()),
     })
 }
 
@@ -553,6 +580,9 @@ async fn commit_task(
             },
         }
         shared.flush_crawl_log();
+        if shared.check_limits() {
+            let _ = stop.send(true);
+        }
         shared.wake.notify_waiters();
     }
 }
@@ -739,6 +769,31 @@ enum RobotsVerdict {
 }
 
 impl Shared {
+    /// Whether a count limit (`max_urls`, `max_bytes`) is reached; the first time, records and logs
+    /// which.
+    fn check_limits(&self) -> bool {
+        let c = self.frontier.counts();
+        let (done, cfg) = (c.fetched + c.failed, &self.config);
+        let why = if cfg.max_urls > 0 && done >= cfg.max_urls {
+            format!("max_urls = {} reached ({done} URLs finished)", cfg.max_urls)
+        } else if cfg.max_bytes > 0 && c.bytes >= cfg.max_bytes {
+            format!("max_bytes = {} bytes reached ({} bytes in records)", cfg.max_bytes, c.bytes)
+        } else {
+            return false;
+        };
+        self.limit_reached(why);
+        true
+    }
+
+    /// Records `why` as the limit that ends the crawl (the first one wins) and logs it once.
+    fn limit_reached(&self, why: String) {
+        let mut limit = self.limit.lock().unwrap_or_else(|p| p.into_inner());
+        if limit.is_none() {
+            info!(limit = %why, "crawl limit reached: finishing in-flight fetches, then stopping");
+            *limit = Some(why);
+        }
+    }
+
     /// Appends the crawl.log line of a finished URL (see [`crate::crawllog`]).
     fn log_finished(&self, uri: &CrawlUri, outcome: &Outcome, digest: Option<&str>, facts: &LogFacts) {
         let mut annotations = Vec::new();

@@ -205,3 +205,48 @@ fn relative_paths_in_a_config_are_relative_to_the_config_file() {
     assert!(cfgdir.join("logs").join("crawl.log").is_file(), "log_dir is relative to the config too");
     assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0, "nothing written to the working directory");
 }
+
+#[test]
+fn crawl_limits_end_the_crawl_cleanly_with_their_reason() {
+    // max_urls: robots.txt + 5 pages, out of 30; one host, so at most one fetch in flight.
+    let site = chain_site("127.0.0.72", 30, Duration::ZERO);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), &format!("max_urls = 6\n[[seeds]]\nurl = {:?}\n", site.url("/p/0")));
+    let out = harvestd().arg("run").arg("--config").arg(&cfg).output().unwrap();
+    assert!(out.status.success(), "the daemon exits 0 at its limit: {}", String::from_utf8_lossy(&out.stderr));
+    let summary = String::from_utf8_lossy(&out.stdout);
+    assert!(summary.contains("ended by its limit: max_urls = 6 reached"), "{summary}");
+    let n = finished(&dir.path().join("state")).len();
+    assert!((6..=7).contains(&n), "{n} URLs finished for max_urls = 6 (one may be in flight)");
+    assert!(open_files(&dir.path().join("warcs")).is_empty());
+    // The limit holds over runs: a restart ends at once without a request.
+    let before = site.hits().len();
+    let out = harvestd().arg("run").arg("--config").arg(&cfg).output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("max_urls = 6 reached"));
+    assert_eq!(site.hits().len(), before, "nothing fetched past the limit");
+
+    // max_bytes: each page is about 1.1 kB of records.
+    let site = chain_site("127.0.0.73", 30, Duration::ZERO);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), &format!("max_bytes = \"5kB\"\n[[seeds]]\nurl = {:?}\n", site.url("/p/0")));
+    let out = harvestd().arg("run").arg("--config").arg(&cfg).output().unwrap();
+    assert!(out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("ended by its limit: max_bytes = 5000 bytes reached"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(site.hits().len() < 10, "{} requests for a 5 kB limit", site.hits().len());
+
+    // max_duration: a slow site is stopped after about a second.
+    let site = chain_site("127.0.0.74", 30, Duration::from_millis(200));
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), &format!("max_duration = \"1s\"\n[[seeds]]\nurl = {:?}\n", site.url("/p/0")));
+    let t = Instant::now();
+    let out = harvestd().arg("run").arg("--config").arg(&cfg).output().unwrap();
+    assert!(out.status.success());
+    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ended by its limit: max_duration = 1s reached"));
+    assert!(open_files(&dir.path().join("warcs")).is_empty());
+}
