@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use url::Url;
 
+use crate::client::{self, Call};
 use crate::clock::SystemClock;
 use crate::config::{parse_resolve, Config, RawConfig, ScopeKind, Seed};
 use crate::crawler::{self, Mode, StartError};
@@ -86,20 +87,76 @@ pub enum Command {
         /// The configuration file.
         file: PathBuf,
     },
+    /// Show the running daemon's status (through its control API).
+    Status {
+        #[command(flatten)]
+        api: ApiArgs,
+        /// Print the API's JSON answer.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Pause the running daemon: no new requests until `resume` (fetches in flight finish).
+    Pause {
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Resume a paused daemon.
+    Resume {
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Seeds of the running daemon.
+    Seed {
+        #[command(subcommand)]
+        action: SeedAction,
+    },
+    /// Exclude URLs matching regular expressions from the running crawl, queued ones included.
+    Exclude {
+        /// Regular expressions (matched against the whole URL).
+        #[arg(required = true, value_name = "REGEX")]
+        patterns: Vec<String>,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Make the running daemon re-read its configuration file and wait for its answer (for
+    /// `ExecReload=`); an invalid file is rejected (exit 2) and the old configuration kept.
+    Reload {
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+}
+
+/// How the control commands find the daemon.
+#[derive(Debug, clap::Args)]
+pub struct ApiArgs {
+    /// The daemon's configuration file (its `api_listen` and `api_token` are used).
+    #[arg(long, value_name = "FILE", default_value = "config.toml")]
+    config: PathBuf,
+    /// The API's base URL, instead of the configuration's `api_listen` (e.g. http://127.0.0.1:8427).
+    #[arg(long, value_name = "URL")]
+    api: Option<String>,
+}
+
+/// `harvestd seed …`.
+#[derive(Debug, Subcommand)]
+pub enum SeedAction {
+    /// Add seeds to the running crawl: queued unless already seen; kept across restarts.
+    Add {
+        /// Seed URLs (http or https).
+        #[arg(required = true, value_name = "URL")]
+        urls: Vec<String>,
+        /// Their scope: host, domain or prefix.
+        #[arg(long, default_value = "host")]
+        scope: String,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
 }
 
 /// Waits for SIGINT or SIGTERM and resolves `first`; a second signal ends the process at once
 /// (exit 130: what was not committed is fetched again after the next start's recovery).
 async fn watch_signals(first: tokio::sync::oneshot::Sender<()>) {
     use tokio::signal::unix::{signal, SignalKind};
-    // SIGHUP must not end a crawl (its default action); reloading is not implemented yet.
-    if let Ok(mut hup) = signal(SignalKind::hangup()) {
-        tokio::spawn(async move {
-            while hup.recv().await.is_some() {
-                tracing::warn!("SIGHUP received: configuration reload is not supported yet; restart to apply changes");
-            }
-        });
-    }
     let mut term = signal(SignalKind::terminate()).expect("installing a SIGTERM handler");
     let mut int = signal(SignalKind::interrupt()).expect("installing a SIGINT handler");
     tokio::select! {
@@ -124,6 +181,14 @@ fn fail(code: i32, msg: impl std::fmt::Display) -> i32 {
 pub fn main_with(cli: Cli) -> i32 {
     match cli.command {
         Command::CheckConfig { file } => check_config(&file),
+        Command::Status { api, json } => client::run(&api.config, api.api.as_deref(), Call::Status { json }),
+        Command::Pause { api } => client::run(&api.config, api.api.as_deref(), Call::Pause),
+        Command::Resume { api } => client::run(&api.config, api.api.as_deref(), Call::Resume),
+        Command::Seed { action: SeedAction::Add { urls, scope, api } } => {
+            client::run(&api.config, api.api.as_deref(), Call::Seeds { urls, scope })
+        }
+        Command::Exclude { patterns, api } => client::run(&api.config, api.api.as_deref(), Call::Exclude { patterns }),
+        Command::Reload { api } => client::run(&api.config, api.api.as_deref(), Call::Reload),
         Command::Run { config, exit_when_done } => {
             let cfg = match Config::load(&config) {
                 Ok(c) => c,

@@ -7,7 +7,7 @@
 //! with its default; a test parses it and another fails when a key is missing from it.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -185,6 +185,10 @@ raw_config! {
     /// On SIGTERM/SIGINT, how long in-flight fetches may run on; those still running then are
     /// abandoned and their URLs go back to the queue at the next start.
     shutdown_grace: Spanned<String> = "dflt_shutdown_grace";
+    /// Where `harvestd run` serves its control API (`host:port`; "" for none). Loopback by default.
+    api_listen: Spanned<String> = "dflt_api_listen";
+    /// Bearer token the control API requires (required when `api_listen` is not loopback).
+    api_token: String = "dflt_empty";
 }
 
 fn dflt_zero_u64() -> u64 {
@@ -298,6 +302,9 @@ fn dflt_idle_timeout() -> Spanned<String> {
 fn dflt_group_commit() -> Spanned<String> {
     d("200ms")
 }
+fn dflt_api_listen() -> Spanned<String> {
+    d("127.0.0.1:8427")
+}
 fn dflt_shutdown_grace() -> Spanned<String> {
     d("30s")
 }
@@ -372,6 +379,8 @@ pub struct AllowPrivate {
 /// The validated configuration (stage two of two).
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// The file it was read from (`None`: defaults, as for `harvestd crawl` without `--config`).
+    pub source: Option<PathBuf>,
     /// Seeds with their scopes.
     pub seeds: Vec<Seed>,
     /// WARC output directory.
@@ -468,6 +477,10 @@ pub struct Config {
     pub state_cache: u64,
     /// Time in-flight fetches get to finish after a stop is asked for.
     pub shutdown_grace: Duration,
+    /// Control API address (`None`: no API).
+    pub api_listen: Option<SocketAddr>,
+    /// Control API bearer token (`None`: none required; only allowed on loopback).
+    pub api_token: Option<String>,
     /// URLs finished over the crawl after which it ends (0: none).
     pub max_urls: u64,
     /// Record bytes over the crawl after which it ends (0: none).
@@ -536,6 +549,7 @@ impl Config {
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let (raw, text) = RawConfig::load(path)?;
         let mut c = Config::from_raw(&raw, &path.display().to_string(), &text)?;
+        c.source = Some(path.to_path_buf());
         let base = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         for p in [&mut c.warc_dir, &mut c.log_dir, &mut c.state_dir] {
             if p.is_relative() {
@@ -672,6 +686,20 @@ impl Config {
         if workers == 0 {
             return cx.err("workers", raw.workers.span(), "must be at least 1");
         }
+        let api_listen = match raw.api_listen.get_ref().trim() {
+            "" => None,
+            a => Some(a.parse::<SocketAddr>().or_else(|e| {
+                cx.err("api_listen", raw.api_listen.span(), format!("{a:?} is not an address:port ({e})"))
+            })?),
+        };
+        let api_token = Some(raw.api_token.trim().to_string()).filter(|t| !t.is_empty());
+        if api_listen.is_some_and(|a| !a.ip().is_loopback()) && api_token.is_none() {
+            return cx.err(
+                "api_listen",
+                raw.api_listen.span(),
+                "listens beyond loopback: set api_token, which every request must then carry",
+            );
+        }
         let connections_per_host = *raw.connections_per_host.get_ref();
         if !(1..=64).contains(&connections_per_host) {
             return cx.err("connections_per_host", raw.connections_per_host.span(), "must be 1 to 64");
@@ -686,6 +714,7 @@ impl Config {
             return cx.err("warc_prefix", 0..0, "must be non-empty and contain no '/'");
         }
         Ok(Config {
+            source: None,
             seeds,
             warc_dir: PathBuf::from(&raw.warc_dir),
             log_dir: PathBuf::from(&raw.log_dir),
@@ -750,6 +779,8 @@ impl Config {
             idle_timeout: cx.duration("idle_timeout", &raw.idle_timeout)?,
             group_commit: cx.duration("group_commit", &raw.group_commit)?,
             shutdown_grace: cx.duration("shutdown_grace", &raw.shutdown_grace)?,
+            api_listen,
+            api_token,
             max_urls: raw.max_urls,
             max_bytes: cx.size("max_bytes", &raw.max_bytes)?,
             max_duration: cx.duration("max_duration", &raw.max_duration)?,
@@ -809,6 +840,17 @@ pub fn parse_resolve(s: &str) -> Result<(String, u16, IpAddr), String> {
 }
 
 impl RawConfig {
+    /// `api_listen` as written (for the control commands, which must find the daemon even when
+    /// another key of the file is invalid).
+    pub fn api_listen_text(&self) -> String {
+        self.api_listen.get_ref().clone()
+    }
+
+    /// `api_token` as written.
+    pub fn api_token_text(&self) -> String {
+        self.api_token.trim().to_string()
+    }
+
     /// Reads `path` and parses it (stage one). Returns the raw config and the file's text.
     pub fn load(path: &Path) -> Result<(RawConfig, String), ConfigError> {
         let file = path.display().to_string();

@@ -35,6 +35,9 @@ use crate::service;
 use crate::store::{encode, Store};
 use crate::warc::{self, recover, writer};
 
+mod control;
+pub use control::{Control, ControlError, HostCounts, SeedsAdded, Status, UrlCounts};
+
 /// Longest URL queued, bytes (longer ones are dropped with a debug line).
 const MAX_URL_LEN: usize = 8192;
 /// Most outlinks taken from one capture.
@@ -124,6 +127,14 @@ pub enum StartError {
     Recovery {
         /// The directory.
         dir: String,
+        /// The I/O error.
+        cause: std::io::Error,
+    },
+    /// The control API's address cannot be bound.
+    #[error("the control API cannot listen on {addr} (api_listen): {cause}")]
+    Api {
+        /// The address.
+        addr: String,
         /// The I/O error.
         cause: std::io::Error,
     },
@@ -220,7 +231,8 @@ impl LogFacts {
 
 /// Everything the workers share.
 struct Shared {
-    config: Config,
+    /// The configuration in force (replaced whole by a reload).
+    config: std::sync::RwLock<Arc<Config>>,
     frontier: Frontier,
     fetcher: Fetcher,
     /// The crawl's scope; written when a seed's redirect target becomes a seed.
@@ -230,8 +242,14 @@ struct Shared {
     wake: Notify,
     /// Robots decisions by authority (memory copy of sled's `r:` entries).
     robots: Mutex<HashMap<String, RobotsEntry>>,
-    /// Request-rate caps, checked before every request.
-    caps: RateCaps,
+    /// Request-rate caps, checked before every request (replaced when a reload changes them).
+    caps: std::sync::RwLock<Arc<RateCaps>>,
+    /// Set by `pause`: no new lease until `resume` (kept in the state as `m:paused`).
+    paused: std::sync::atomic::AtomicBool,
+    /// The WARC file the last capture went to.
+    current_warc: Mutex<Option<String>>,
+    /// When URLs finished in the last minute (for the rate in `status`).
+    recent: Mutex<std::collections::VecDeque<Instant>>,
     /// One robots.txt fetch per authority at a time: with several slots per host, the others wait
     /// for its verdict instead of fetching it again. Entries are removed when the fetch ends.
     robots_gates: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
@@ -336,10 +354,21 @@ async fn start_and_crawl(
     let added = frontier.add(&seed_uris)?;
     let mut all_seeds: Vec<Seed> = config.seeds.iter().cloned().chain(seeds.iter().cloned()).collect();
     all_seeds.extend(stored_seeds(&store)?);
-    let scope = Scope::new(all_seeds, config.max_hops, config.exclude.clone());
+    let mut exclude = config.exclude.clone();
+    exclude.extend(stored_exclusions(&store)?);
+    let scope = Scope::new(all_seeds, config.max_hops, exclude);
     let before = frontier.counts();
     info!(seeds = seeds.len(), new = added, queued = before.queued, "crawl starting");
 
+    // The control API's address is bound now, so a busy one stops the start.
+    let api_listener = match (mode, config.api_listen) {
+        (Mode::Daemon, Some(addr)) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|cause| StartError::Api { addr: addr.to_string(), cause })?,
+        ),
+        _ => None,
+    };
     // 4. The WARC writer thread and the commit task.
     let first_serial = store.last_serial()?.max(writer::highest_serial_in(&config.warc_dir, &config.warc_prefix)) + 1;
     let (job_tx, job_rx) = mpsc::channel::<writer::Job<Pending>>(64);
@@ -359,14 +388,22 @@ async fn start_and_crawl(
         tokio::runtime::Handle::current(),
     );
     let shared = Arc::new(Shared {
-        config: config.clone(),
+        config: std::sync::RwLock::new(Arc::new(config.clone())),
         frontier: frontier.clone(),
         fetcher,
         scope: std::sync::RwLock::new(scope),
         clock: clock.clone(),
         wake: Notify::new(),
         robots: Mutex::new(HashMap::new()),
-        caps: RateCaps::new(config.max_requests_per_minute, config.max_requests_per_minute_total),
+        caps: std::sync::RwLock::new(Arc::new(RateCaps::new(
+            config.max_requests_per_minute,
+            config.max_requests_per_minute_total,
+        ))),
+        paused: std::sync::atomic::AtomicBool::new(
+            store.tree.contains_key(PAUSED_KEY).map_err(crate::store::StoreError::from)?,
+        ),
+        current_warc: Mutex::new(None),
+        recent: Mutex::new(std::collections::VecDeque::new()),
         robots_gates: Mutex::new(HashMap::new()),
         crawl_log: Mutex::new(crawl_log),
         limit: Mutex::new(None),
@@ -395,8 +432,14 @@ async fn start_and_crawl(
     }
     drop((job_tx, direct_tx));
     extender.abort();
-    service::ready(&status_line("crawling", &frontier.counts()));
-    let heartbeat = tokio::spawn(heartbeat(frontier.clone(), service::watchdog_interval()));
+    let control = Control { shared: shared.clone(), stop: stop_rx.clone(), started };
+    let api = api_listener.map(|l| crate::api::serve(l, control.clone(), config.api_token.clone()));
+    let hup = tokio::spawn(on_sighup(control, mode));
+    if shared.paused.load(std::sync::atomic::Ordering::SeqCst) {
+        warn!("the crawl is paused (since an earlier run): `harvestd resume` to go on");
+    }
+    service::ready(&status_line(&shared, &frontier.counts()));
+    let heartbeat = tokio::spawn(heartbeat(shared.clone(), service::watchdog_interval()));
     if let Some(ms) = std::env::var("HARVESTD_TEST_WEDGE_FRONTIER_AFTER_MS").ok().and_then(|v| v.parse().ok()) {
         let f = frontier.clone();
         std::thread::spawn(move || {
@@ -440,6 +483,10 @@ async fn start_and_crawl(
         all_workers.await;
     }
     heartbeat.abort();
+    hup.abort();
+    if let Some(api) = api {
+        api.abort();
+    }
     // Every job sender is gone: the writer closes its file and ends; then the commit task drains.
     let files = tokio::task::spawn_blocking(move || writer_handle.join().unwrap_or_default()).await.unwrap_or_default();
     let _ = commit.await;
@@ -462,6 +509,19 @@ async fn start_and_crawl(
     })
 }
 
+/// Operator exclusions added at run time (`x:` keys).
+fn stored_exclusions(store: &Store) -> Result<Vec<regex::Regex>, crate::store::StoreError> {
+    let mut out = Vec::new();
+    for kv in store.tree.scan_prefix(b"x:") {
+        let (k, _) = kv?;
+        match regex::Regex::new(&String::from_utf8_lossy(&k[2..])) {
+            Ok(re) => out.push(re),
+            Err(e) => warn!(cause = %e, "a stored exclusion no longer compiles; ignored"),
+        }
+    }
+    Ok(out)
+}
+
 /// Awaits every handle (a panicked or cancelled task counts as ended).
 async fn futures_join_all(handles: Vec<tokio::task::JoinHandle<()>>) {
     for h in handles {
@@ -469,8 +529,25 @@ async fn futures_join_all(handles: Vec<tokio::task::JoinHandle<()>>) {
     }
 }
 
+/// SIGHUP: the daemon reloads its configuration (as `harvestd reload` does); `harvestd crawl`
+/// has command-line settings a reload would lose, so it only logs the signal.
+async fn on_sighup(control: Control, mode: Mode) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut hup) = signal(SignalKind::hangup()) else { return };
+    while hup.recv().await.is_some() {
+        if mode != Mode::Daemon {
+            warn!("SIGHUP ignored: `harvestd crawl` does not reload its configuration");
+            continue;
+        }
+        info!("SIGHUP: reloading the configuration");
+        let c = control.clone();
+        let _ = tokio::task::spawn_blocking(move || c.reload()).await;
+    }
+}
+
 /// One line of service status: what the crawl is doing and its counts.
-fn status_line(state: &str, c: &crate::frontier::Counts) -> String {
+fn status_line(shared: &Shared, c: &crate::frontier::Counts) -> String {
+    let state = if shared.paused.load(std::sync::atomic::Ordering::SeqCst) { "paused" } else { "crawling" };
     format!(
         "{state}: {} done ({} fetched, {} failed), {} queued, {} in flight, {} records, {} written",
         c.fetched + c.failed,
@@ -486,13 +563,13 @@ fn status_line(state: &str, c: &crate::frontier::Counts) -> String {
 /// The crawl's heartbeat (see [`crate::service`]): each iteration reads the frontier's counters
 /// under its lock, then reports `STATUS=` and pings the watchdog, at least every half watchdog
 /// interval. An iteration that cannot complete sends nothing, so systemd restarts a wedged daemon.
-async fn heartbeat(frontier: Frontier, watchdog: Option<Duration>) {
+async fn heartbeat(shared: Arc<Shared>, watchdog: Option<Duration>) {
     let period = service::heartbeat_period(watchdog);
     loop {
         tokio::time::sleep(period).await;
-        let f = frontier.clone();
+        let f = shared.frontier.clone();
         let Ok(counts) = tokio::task::spawn_blocking(move || f.counts()).await else { return };
-        service::status(&status_line("crawling", &counts));
+        service::status(&status_line(&shared, &counts));
         if watchdog.is_some() {
             service::watchdog();
         }
@@ -623,6 +700,17 @@ fn commit_one(shared: &Shared, p: Pending, location: Option<writer::Location>, r
             );
         }
         Ok(added) => {
+            if let Some(l) = &location {
+                if let Ok(mut w) = shared.current_warc.lock() {
+                    w.replace(l.file.clone());
+                }
+            }
+            if let Ok(mut recent) = shared.recent.lock() {
+                recent.push_back(Instant::now());
+                while recent.front().is_some_and(|t| t.elapsed() > Duration::from_secs(60)) {
+                    recent.pop_front();
+                }
+            }
             let status = match &p.outcome {
                 Outcome::Fetched(s) => *s,
                 _ => 0,
@@ -637,7 +725,8 @@ fn commit_one(shared: &Shared, p: Pending, location: Option<writer::Location>, r
                 | Outcome::Timeout(d)
                 | Outcome::NoResponse(d)
                 | Outcome::InvalidUrl(d)
-                | Outcome::InternalError(d) => d.clone(),
+                | Outcome::InternalError(d)
+                | Outcome::Excluded(d) => d.clone(),
             };
             info!(
                 target: "harvestd::crawl",
@@ -678,6 +767,14 @@ async fn worker(
         let notified = shared.wake.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
+        if shared.paused.load(std::sync::atomic::Ordering::SeqCst) {
+            tokio::select! {
+                _ = &mut notified => {}
+                _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+                _ = stop.changed() => {}
+            }
+            continue;
+        }
         let next = match shared.frontier.next() {
             Ok(n) => n,
             Err(e) => {
@@ -768,12 +865,25 @@ enum RobotsVerdict {
     WaitUntil(u64),
 }
 
+/// Present in the state while the crawl is paused.
+const PAUSED_KEY: &[u8] = b"m:paused";
+
 impl Shared {
+    /// The configuration in force.
+    fn cfg(&self) -> Arc<Config> {
+        self.config.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The request-rate caps in force.
+    fn caps(&self) -> Arc<RateCaps> {
+        self.caps.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
     /// Whether a count limit (`max_urls`, `max_bytes`) is reached; the first time, records and logs
     /// which.
     fn check_limits(&self) -> bool {
         let c = self.frontier.counts();
-        let (done, cfg) = (c.fetched + c.failed, &self.config);
+        let (done, cfg) = (c.fetched + c.failed, self.cfg());
         let why = if cfg.max_urls > 0 && done >= cfg.max_urls {
             format!("max_urls = {} reached ({done} URLs finished)", cfg.max_urls)
         } else if cfg.max_bytes > 0 && c.bytes >= cfg.max_bytes {
@@ -883,10 +993,10 @@ impl Shared {
         match &e.rules {
             RobotsRules::Unreachable(why) => {
                 let since = e.failed_since_ms.unwrap_or(e.fetched_ms);
-                let budget_spent = Duration::from_millis(now.saturating_sub(since)) >= self.config.robots_retry_for;
-                let retry_at = e.fetched_ms + self.config.backoff.wait(e.failures.max(1)).as_millis() as u64;
+                let budget_spent = Duration::from_millis(now.saturating_sub(since)) >= self.cfg().robots_retry_for;
+                let retry_at = e.fetched_ms + self.cfg().backoff.wait(e.failures.max(1)).as_millis() as u64;
                 if budget_spent {
-                    if age >= self.config.robots_max_age {
+                    if age >= self.cfg().robots_max_age {
                         return RobotsVerdict::FetchFirst;
                     }
                     return match &e.previous {
@@ -902,10 +1012,10 @@ impl Shared {
                     None => RobotsVerdict::WaitUntil(retry_at),
                 }
             }
-            RobotsRules::Blocked(why) if age < self.config.robots_max_age => {
+            RobotsRules::Blocked(why) if age < self.cfg().robots_max_age => {
                 RobotsVerdict::PrerequisiteFailed(why.clone())
             }
-            rules if age >= self.config.robots_max_age => {
+            rules if age >= self.cfg().robots_max_age => {
                 let _ = rules;
                 RobotsVerdict::FetchFirst
             }
@@ -916,12 +1026,12 @@ impl Shared {
     /// The Crawl-delay of the robots.txt of the URL just fetched, capped by `max_crawl_delay`.
     fn crawl_delay(&self, host: &str, result: &Result<Exchange, FetchError>) -> Duration {
         let Ok(ex) = result else { return Duration::ZERO };
-        if !self.config.robots_applies(host) {
+        if !self.cfg().robots_applies(host) {
             return Duration::ZERO;
         }
         self.robots_entry(&authority(&ex.url))
             .and_then(|e| e.crawl_delay_ms)
-            .map(|ms| Duration::from_millis(ms).min(self.config.max_crawl_delay))
+            .map(|ms| Duration::from_millis(ms).min(self.cfg().max_crawl_delay))
             .unwrap_or_default()
     }
 
@@ -998,8 +1108,15 @@ async fn process(
             return;
         }
     };
+    // An exclusion added while the URL was queued.
+    let excluded = shared.scope.read().ok().and_then(|s| s.excluded_by(&url).map(str::to_string));
+    if let Some(pattern) = excluded {
+        let _ = shared.frontier.release_host(&lease.host, Release::NOW);
+        finish_direct(shared, direct, lease, Outcome::Excluded(pattern), None);
+        return;
+    }
     // Request-rate caps come before any request, robots.txt included.
-    if let Err(wait) = shared.caps.check(&lease.host) {
+    if let Err(wait) = shared.caps().check(&lease.host) {
         let at = shared.clock.now_ms() + wait.as_millis() as u64 + 1;
         if let Err(e) = shared.frontier.return_lease(&lease, Release::held(None, at)) {
             warn!(url = %url, cause = %e, "could not return a lease");
@@ -1008,7 +1125,7 @@ async fn process(
         return;
     }
     let auth = authority(&url);
-    if shared.config.robots_applies(&lease.host) {
+    if shared.cfg().robots_applies(&lease.host) {
         // The robotstxt crate re-parses the body on every check (milliseconds for a large file):
         // off the runtime's worker threads.
         let verdict_now = || {
@@ -1028,7 +1145,7 @@ async fn process(
                 gate = Some(held); // this slot fetches it; the gate opens when it is decided
             }
         }
-        if verdict == RobotsVerdict::Precluded && shared.config.robots_allow_requisites && lease.uri.hops.ends_with('E')
+        if verdict == RobotsVerdict::Precluded && shared.cfg().robots_allow_requisites && lease.uri.hops.ends_with('E')
         {
             debug!(url = %url, "robots.txt disallows this page requisite; fetched (robots_allow_requisites)");
             verdict = RobotsVerdict::Allowed;
@@ -1084,11 +1201,11 @@ async fn process(
                 send_capture(jobs, &ex, seen, true, uri, Outcome::Fetched(status), vec![], vec![], retry).await;
                 return;
             }
-            let max_decoded = shared.config.max_decoded_size;
+            let max_decoded = shared.cfg().max_decoded_size;
             let ex = Arc::new(ex);
             let ex2 = ex.clone();
             let sitemap = lease.uri.hops.ends_with('M');
-            let obey_meta = shared.config.obey_meta_robots;
+            let obey_meta = shared.cfg().obey_meta_robots;
             let mut links = tokio::task::spawn_blocking(move || {
                 let mut links = extract::outlinks(&ex2, max_decoded, sitemap);
                 if obey_meta && extract::nofollow(&ex2, max_decoded) {
@@ -1115,10 +1232,10 @@ async fn process(
 /// 5xx, 429 and 503 are, up to `max_retries` more times; `Retry-After` (capped by
 /// `max_retry_after`) when the server sends it on a 429 or 503, else the exponential backoff.
 fn retry_wait(shared: &Shared, attempt: u32, result: &Result<Exchange, FetchError>) -> Option<Duration> {
-    if attempt > shared.config.max_retries {
+    if attempt > shared.cfg().max_retries {
         return None;
     }
-    let backoff = shared.config.backoff;
+    let backoff = shared.cfg().backoff;
     match result {
         Err(e) if is_permanent(e) => None,
         Err(_) => Some(backoff.wait(attempt)),
@@ -1148,7 +1265,7 @@ fn release_after(shared: &Shared, host: &str, result: &Result<Exchange, FetchErr
         Err(_) => Duration::ZERO,
     };
     let now = shared.clock.now_ms();
-    let slot = now + shared.config.pacing.delay_after(duration).as_millis() as u64;
+    let slot = now + shared.cfg().pacing.delay_after(duration).as_millis() as u64;
     let hold = shared.crawl_delay(host, result).max(retry_wait.unwrap_or_default());
     let release =
         if hold.is_zero() { Release::slot(slot) } else { Release::held(Some(slot), now + hold.as_millis() as u64) };
@@ -1320,10 +1437,10 @@ async fn fetch_robots(
                 });
             }
         }
-        let slot = now + shared.config.pacing.delay_after(total).as_millis() as u64;
+        let slot = now + shared.cfg().pacing.delay_after(total).as_millis() as u64;
         let crawl_delay = entry
             .crawl_delay_ms
-            .map(|ms| Duration::from_millis(ms).min(shared.config.max_crawl_delay))
+            .map(|ms| Duration::from_millis(ms).min(shared.cfg().max_crawl_delay))
             .unwrap_or_default();
         return if crawl_delay.is_zero() {
             Release::slot(slot)

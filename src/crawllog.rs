@@ -70,8 +70,8 @@ pub struct Entry {
 
 /// Heritrix's fetch status for an outcome: the HTTP status, or its `FetchStatusCodes` value
 /// (-1 DNS lookup failed, -2 connect failed, -3 connection broken before a response, -4 timeout,
-/// -5 internal error, -7 unfetchable URL, -61 robots.txt prerequisite failed, -5001 blocked by the
-/// operator's destination policy, -9998 precluded by robots.txt).
+/// -5 internal error, -7 unfetchable URL, -61 robots.txt prerequisite failed, -5001 blocked by an
+/// operator's exclusion, -5002 refused by the destination policy, -9998 precluded by robots.txt).
 pub fn heritrix_status(outcome: &Outcome) -> i32 {
     match outcome {
         Outcome::Fetched(s) => i32::from(*s),
@@ -82,7 +82,8 @@ pub fn heritrix_status(outcome: &Outcome) -> i32 {
         Outcome::InternalError(_) => -5,
         Outcome::InvalidUrl(_) => -7,
         Outcome::RobotsPrerequisiteFailed(_) => -61,
-        Outcome::DestinationRefused(_) => -5001,
+        Outcome::Excluded(_) => -5001,
+        Outcome::DestinationRefused(_) => -5002,
         Outcome::RobotsPrecluded => -9998,
     }
 }
@@ -294,7 +295,8 @@ mod tests {
             (Outcome::InternalError(String::new()), -5),
             (Outcome::InvalidUrl(String::new()), -7),
             (Outcome::RobotsPrerequisiteFailed(String::new()), -61),
-            (Outcome::DestinationRefused(String::new()), -5001),
+            (Outcome::Excluded(String::new()), -5001),
+            (Outcome::DestinationRefused(String::new()), -5002),
             (Outcome::Fetched(404), 404),
         ] {
             assert_eq!(heritrix_status(&o), code, "{o:?}");

@@ -90,6 +90,8 @@ pub enum Outcome {
     InvalidUrl(String),
     /// Handling the URL hit a bug (a panic, caught): it is not tried again in this state.
     InternalError(String),
+    /// An exclusion added while it was queued matches it (the pattern).
+    Excluded(String),
 }
 
 impl Outcome {
@@ -112,6 +114,7 @@ impl Outcome {
             Outcome::NoResponse(_) => "no_response",
             Outcome::InvalidUrl(_) => "invalid_url",
             Outcome::InternalError(_) => "internal_error",
+            Outcome::Excluded(_) => "excluded",
         }
     }
 }
@@ -659,6 +662,33 @@ impl Frontier {
                 Ok(_) => None,
             },
         })
+    }
+
+    /// Hosts with a URL leased now (distinct hosts among the leases; at most `workers` of them).
+    pub fn hosts_active(&self) -> Result<usize, StoreError> {
+        let mut hosts = HashSet::new();
+        for kv in self.store.tree.scan_prefix(b"l:") {
+            let (k, v) = kv?;
+            let lease: Lease = decode(&k, &v)?;
+            hosts.insert(lease.host);
+        }
+        Ok(hosts.len())
+    }
+
+    /// Hosts with queued URLs waiting out a delay, a hold or a backoff (due later than now).
+    /// Walks the due index: for status reports, not for the hot path.
+    pub fn hosts_snoozed(&self) -> Result<usize, StoreError> {
+        let now = self.clock.now_ms();
+        let mut n = 0;
+        for kv in self.store.tree.scan_prefix(b"d:").rev() {
+            let (k, _) = kv?;
+            let due = u64::from_be_bytes(k[2..10].try_into().expect("due key layout"));
+            if due <= now {
+                break;
+            }
+            n += 1;
+        }
+        Ok(n)
     }
 
     /// The stored state of `host`.

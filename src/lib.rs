@@ -27,13 +27,17 @@
 //! - [`fetch`]: DNS, destination policy, connect, TLS, the recorded HTTP/1.1 exchange and its framer.
 //! - [`extract`]: outlinks from HTML and CSS.
 //! - [`warc`]: record building, the writer thread, recovery and reading back.
-//! - [`crawler`]: workers, the commit task, drain and idle detection.
+//! - [`crawler`]: workers, the commit task, drain and idle detection; its `Control` steers a run.
+//! - [`client`]: `harvestd status|pause|resume|seed add|exclude|reload`, calling that API.
+//! - [`api`]: the control API of `harvestd run` (axum): status, metrics, pause, seeds, reload.
 //! - [`crawllog`]: `crawl.log`, a Heritrix-format line per finished URL.
 //! - [`clock`]: wall-clock time behind a trait (manual in tests).
 //! - [`service`]: what systemd is told (`READY`, `STATUS`, `WATCHDOG`, `STOPPING`).
 
+pub mod api;
 pub mod canon;
 pub mod cli;
+pub mod client;
 pub mod clock;
 pub mod config;
 pub mod crawler;

@@ -74,7 +74,11 @@ fn strip_www(h: &str) -> &str {
 impl Scope {
     /// Scope over `seeds` with `max_hops` and exclusion regexes.
     pub fn new(seeds: Vec<Seed>, max_hops: usize, exclude: Vec<Regex>) -> Self {
-        Self { seeds, max_hops, exclude }
+        let mut scope = Self { seeds: Vec::new(), max_hops, exclude };
+        for s in seeds {
+            scope.add_seed(s); // a seed given twice (file and command line) counts once
+        }
+        scope
     }
 
     /// Adds a seed (a seed given at run time, or a seed's redirect target); a URL already a seed is
@@ -83,6 +87,23 @@ impl Scope {
         if !self.seeds.iter().any(|s| s.url == seed.url) {
             self.seeds.push(seed);
         }
+    }
+
+    /// Adds an exclusion (an operator's, at run time); a pattern already there is not added twice.
+    pub fn add_exclusion(&mut self, re: Regex) {
+        if !self.exclude.iter().any(|r| r.as_str() == re.as_str()) {
+            self.exclude.push(re);
+        }
+    }
+
+    /// The first exclusion pattern `url` matches, if any.
+    pub fn excluded_by(&self, url: &Url) -> Option<&str> {
+        self.exclude.iter().find(|re| re.is_match(url.as_str())).map(|re| re.as_str())
+    }
+
+    /// How many seeds it has.
+    pub fn seed_count(&self) -> usize {
+        self.seeds.len()
     }
 
     /// The scope kind of the seed with exactly this URL, if it is one.

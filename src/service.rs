@@ -54,6 +54,15 @@ pub fn status(status: &str) {
     notify(&[NotifyState::Status(status)]);
 }
 
+/// `RELOADING=1` with `MONOTONIC_USEC=` (systemd 253 and later require it), before a reload; the
+/// reload ends with [`ready`].
+pub fn reloading() {
+    match NotifyState::monotonic_usec_now() {
+        Ok(now) => notify(&[NotifyState::Reloading, now]),
+        Err(_) => notify(&[NotifyState::Reloading]),
+    }
+}
+
 /// `STOPPING=1` with the reason as status.
 pub fn stopping(why: &str) {
     notify(&[NotifyState::Stopping, NotifyState::Status(why)]);

@@ -2,6 +2,7 @@
 //! servers on 127.0.0.x with the built `harvestd` binary, read the WARC files back, reopen the sled
 //! state, and run `warcio check`.
 
+mod api;
 mod capture;
 mod config_file;
 mod crawl_log;

@@ -267,3 +267,40 @@ fn warcio_check_all(dir: &std::path::Path) -> Result<(), String> {
     }
     Ok(())
 }
+
+#[test]
+fn sighup_reloads_between_reloading_and_ready() {
+    let site = Server::start("127.0.0.75", pages(1));
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), &format!("[[seeds]]\nurl = {:?}\n", site.url("/")));
+    let m = Manager::listen("reload", None);
+    let mut child = harvestd()
+        .arg("run")
+        .arg("--config")
+        .arg(&cfg)
+        .env("NOTIFY_SOCKET", &m.env)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    m.wait_for("READY=1", Duration::from_secs(20));
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGHUP);
+    }
+    let t = Instant::now();
+    while m.times_of("READY=1").len() < 2 {
+        assert!(t.elapsed() < Duration::from_secs(10), "no READY=1 after the reload: {:?}", m.lines());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let lines = m.lines();
+    let reloading = lines.iter().position(|l| l == "RELOADING=1").expect("RELOADING=1 sent");
+    assert!(lines[reloading + 1].starts_with("MONOTONIC_USEC="), "{lines:?}");
+    let ready_again = lines.iter().rposition(|l| l == "READY=1").unwrap();
+    assert!(ready_again > reloading);
+    assert!(lines[ready_again + 1].starts_with("STATUS=crawling; reloaded: "), "{lines:?}");
+    assert!(child.try_wait().unwrap().is_none(), "SIGHUP does not end the daemon");
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    assert!(child.wait().unwrap().success());
+}

@@ -532,8 +532,10 @@ pub fn finished(state: &Path) -> HashMap<String, harvestd::frontier::Finished> {
 pub fn write_config(dir: &Path, extra: &str) -> PathBuf {
     let p = dir.join("test.toml");
     let delay = if extra.lines().any(|l| l.starts_with("delay =")) { "" } else { "delay = \"0s\"\n" };
+    // No control API unless asked for (tests run side by side; each API test has its own address).
+    let api = if extra.lines().any(|l| l.starts_with("api_listen =")) { "" } else { "api_listen = \"\"\n" };
     let text = format!(
-        "warc_dir = {:?}\nstate_dir = {:?}\nlog_dir = {:?}\n{delay}allow_private = [\"127.0.0.0/8\", \"::1/128\"]\n{extra}",
+        "warc_dir = {:?}\nstate_dir = {:?}\nlog_dir = {:?}\n{delay}{api}allow_private = [\"127.0.0.0/8\", \"::1/128\"]\n{extra}",
         dir.join("warcs").display().to_string(),
         dir.join("state").display().to_string(),
         dir.join("logs").display().to_string()
