@@ -3,28 +3,9 @@
 //! metrics read by the official Python parser, tokens, and reload (good and broken files).
 
 use std::process::{Child, Output, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::support::*;
-
-/// A site whose `/p/i` links to `/p/i+1` up to `n`, each answer taking `delay`.
-fn chain(ip: &str, n: usize, delay: Duration) -> Server {
-    Server::start(
-        ip,
-        Arc::new(move |path: &str, _: &[u8]| {
-            if path == "/robots.txt" {
-                return Reply::raw(http_response(404, "Not Found", &[], b""));
-            }
-            let i: usize = path.trim_start_matches("/p/").parse().unwrap_or(0);
-            let next = if i + 1 < n { format!("<a href=\"/p/{}\">next</a>", i + 1) } else { String::new() };
-            let mut r = Reply::raw(http_response(200, "OK", &[("Content-Type", "text/html")], next.as_bytes()));
-            r.delay = delay;
-            r.close = false;
-            r
-        }),
-    )
-}
 
 /// A running daemon, killed if the test fails before stopping it.
 struct Daemon(Option<Child>);
@@ -72,8 +53,8 @@ fn stop(mut d: Daemon) {
 
 #[test]
 fn status_pause_resume_seeds_exclusions_and_metrics() {
-    let site = chain("127.0.0.80", 40, Duration::from_millis(30));
-    let other = chain("127.0.0.81", 2, Duration::ZERO);
+    let site = chain_site("127.0.0.80", 40, Duration::from_millis(30));
+    let other = chain_site("127.0.0.81", 2, Duration::ZERO);
     let dir = tempfile::tempdir().unwrap();
     let cfg = write_config(
         dir.path(),
@@ -188,7 +169,7 @@ fn the_api_needs_a_token_beyond_loopback_and_checks_it() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("api_listen") && err.contains("api_token"), "{err}");
 
-    let site = chain("127.0.0.82", 2, Duration::ZERO);
+    let site = chain_site("127.0.0.82", 2, Duration::ZERO);
     let dir = tempfile::tempdir().unwrap();
     let cfg = write_config(
         dir.path(),
@@ -205,8 +186,8 @@ fn the_api_needs_a_token_beyond_loopback_and_checks_it() {
 
 #[test]
 fn reload_applies_a_new_seed_and_rejects_a_broken_file_keeping_the_old_one() {
-    let first = chain("127.0.0.83", 2, Duration::ZERO);
-    let second = chain("127.0.0.84", 2, Duration::ZERO);
+    let first = chain_site("127.0.0.83", 2, Duration::ZERO);
+    let second = chain_site("127.0.0.84", 2, Duration::ZERO);
     let dir = tempfile::tempdir().unwrap();
     let base = "api_listen = \"127.0.0.83:8427\"\n";
     let cfg = write_config(dir.path(), &format!("{base}[[seeds]]\nurl = {:?}\n", first.url("/p/0")));

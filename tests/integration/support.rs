@@ -543,3 +543,34 @@ pub fn write_config(dir: &Path, extra: &str) -> PathBuf {
     std::fs::write(&p, text).unwrap();
     p
 }
+
+/// A site of `n` pages linked in a chain, each answered after `delay`, each with `noise` bytes of
+/// text that gzip cannot shrink much.
+pub fn chain_site(ip: &str, n: usize, delay: Duration) -> Server {
+    chain_site_sized(ip, n, delay, 1000)
+}
+
+pub fn chain_site_sized(ip: &str, n: usize, delay: Duration, noise: usize) -> Server {
+    Server::start(
+        ip,
+        Arc::new(move |path: &str, _: &[u8]| {
+            if path == "/robots.txt" {
+                return Reply::raw(http_response(404, "Not Found", &[], b""));
+            }
+            let i: usize = path.trim_start_matches("/p/").parse().unwrap_or(0);
+            let next = if i + 1 < n { format!("<a href=\"/p/{}\">next</a>", i + 1) } else { String::new() };
+            // Text that gzip cannot shrink much (an LCG's output in hex), so WARC files grow.
+            let mut x = i as u64 + 1;
+            let noise: String = (0..noise / 2)
+                .map(|_| {
+                    x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    format!("{:02x}", (x >> 56) as u8)
+                })
+                .collect();
+            let body = format!("<html><body><p>{noise}</p>{next}</body></html>");
+            let mut r = Reply::raw(http_response(200, "OK", &[("Content-Type", "text/html")], body.as_bytes()));
+            r.delay = delay;
+            r
+        }),
+    )
+}
