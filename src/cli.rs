@@ -264,6 +264,16 @@ fn parse_seed(u: &str) -> Result<Url, String> {
 }
 
 fn crawl_with(cfg: Config, seeds: Vec<Seed>, mode: Mode) -> i32 {
+    // `harvestd crawl` on a terminal shows a progress line; elsewhere (a service, a pipe) it is quiet.
+    let progress = (mode == Mode::ExitWhenDone && std::io::IsTerminal::is_terminal(&std::io::stderr())).then(|| {
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {elapsed} {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
+        crate::progress::install(bar.clone());
+        bar
+    });
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("building the tokio runtime");
     let result = rt.block_on(async {
         let (first_tx, first_rx) = tokio::sync::oneshot::channel();
@@ -271,7 +281,7 @@ fn crawl_with(cfg: Config, seeds: Vec<Seed>, mode: Mode) -> i32 {
         let shutdown = async {
             let _ = first_rx.await;
         };
-        crawler::run(cfg, seeds, mode, Arc::new(SystemClock), shutdown).await
+        crawler::run(cfg, seeds, mode, Arc::new(SystemClock), shutdown, progress).await
     });
     match result {
         Ok(summary) => {

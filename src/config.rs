@@ -72,6 +72,8 @@ raw_config! {
     warc_dir: String = "dflt_warc_dir";
     /// Directory of `crawl.log` (Heritrix format, a line per finished URL).
     log_dir: String = "dflt_log_dir";
+    /// Crawling pauses while the WARC or state directory's file system has less free space.
+    min_free_disk: Spanned<String> = "dflt_min_free_disk";
     /// Directory of the sled database (frontier, seen set, outcomes, robots cache, counters).
     state_dir: String = "dflt_state_dir";
     /// WARC file name prefix: `{prefix}-{yyyyMMddHHmmssSSS}-{serial:05}-{hostname}.warc.gz`.
@@ -199,6 +201,9 @@ fn dflt_zero_size() -> Spanned<String> {
 }
 fn dflt_zero_duration() -> Spanned<String> {
     d("0s")
+}
+fn dflt_min_free_disk() -> Spanned<String> {
+    d("100MB")
 }
 fn dflt_log_dir() -> String {
     "logs".into()
@@ -387,6 +392,8 @@ pub struct Config {
     pub warc_dir: PathBuf,
     /// Directory of `crawl.log`.
     pub log_dir: PathBuf,
+    /// Free bytes below which crawling pauses (on the WARC and state directories' file systems).
+    pub min_free_disk: u64,
     /// sled state directory.
     pub state_dir: PathBuf,
     /// WARC file name prefix.
@@ -718,6 +725,7 @@ impl Config {
             seeds,
             warc_dir: PathBuf::from(&raw.warc_dir),
             log_dir: PathBuf::from(&raw.log_dir),
+            min_free_disk: cx.size("min_free_disk", &raw.min_free_disk)?,
             state_dir: PathBuf::from(&raw.state_dir),
             warc_prefix: raw.warc_prefix.clone(),
             max_file_size,

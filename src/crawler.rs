@@ -246,6 +246,8 @@ struct Shared {
     caps: std::sync::RwLock<Arc<RateCaps>>,
     /// Set by `pause`: no new lease until `resume` (kept in the state as `m:paused`).
     paused: std::sync::atomic::AtomicBool,
+    /// Set while free disk space is below `min_free_disk`: no new lease until it returns.
+    disk_low: std::sync::atomic::AtomicBool,
     /// The WARC file the last capture went to.
     current_warc: Mutex<Option<String>>,
     /// When URLs finished in the last minute (for the rate in `status`).
@@ -268,6 +270,7 @@ pub async fn run(
     mode: Mode,
     clock: Arc<dyn Clock>,
     shutdown: impl Future<Output = ()> + Send,
+    progress: Option<indicatif::ProgressBar>,
 ) -> Result<Summary, StartError> {
     let started = Instant::now();
     for w in config.warnings() {
@@ -281,12 +284,13 @@ pub async fn run(
             tokio::time::sleep(Duration::from_secs(10)).await;
         }
     });
-    let result = start_and_crawl(config, seeds, mode, clock, shutdown, started, &extender).await;
+    let result = start_and_crawl(config, seeds, mode, clock, shutdown, started, &extender, progress).await;
     extender.abort();
     result
 }
 
 /// [`run`] after its start-up timeout extender is in place.
+#[allow(clippy::too_many_arguments)]
 async fn start_and_crawl(
     config: Config,
     seeds: Vec<Seed>,
@@ -295,6 +299,7 @@ async fn start_and_crawl(
     shutdown: impl Future<Output = ()> + Send,
     started: Instant,
     extender: &tokio::task::JoinHandle<()>,
+    progress: Option<indicatif::ProgressBar>,
 ) -> Result<Summary, StartError> {
     // 1. Open (and lock) the state directory, then check the WARC directory can be written.
     let (state_dir, cache) = (config.state_dir.clone(), config.state_cache);
@@ -402,6 +407,7 @@ async fn start_and_crawl(
         paused: std::sync::atomic::AtomicBool::new(
             store.tree.contains_key(PAUSED_KEY).map_err(crate::store::StoreError::from)?,
         ),
+        disk_low: std::sync::atomic::AtomicBool::new(false),
         current_warc: Mutex::new(None),
         recent: Mutex::new(std::collections::VecDeque::new()),
         robots_gates: Mutex::new(HashMap::new()),
@@ -415,6 +421,8 @@ async fn start_and_crawl(
     if shared.check_limits() {
         let _ = stop_tx.send(true); // reached in an earlier run
     }
+    let s2 = shared.clone();
+    let _ = tokio::task::spawn_blocking(move || s2.check_disk()).await;
     // 5. Workers; then the crawl is ready (recovery is over) and its heartbeat starts.
     let (abandon_tx, abandon_rx) = watch::channel(false);
     let mut workers = Vec::new();
@@ -433,6 +441,16 @@ async fn start_and_crawl(
     drop((job_tx, direct_tx));
     extender.abort();
     let control = Control { shared: shared.clone(), stop: stop_rx.clone(), started };
+    let disk_watch = {
+        let s = shared.clone();
+        tokio::spawn(async move {
+            loop {
+                let s2 = s.clone();
+                let _ = tokio::task::spawn_blocking(move || s2.check_disk()).await;
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        })
+    };
     let api = api_listener.map(|l| crate::api::serve(l, control.clone(), config.api_token.clone()));
     let hup = tokio::spawn(on_sighup(control, mode));
     if shared.paused.load(std::sync::atomic::Ordering::SeqCst) {
@@ -440,6 +458,7 @@ async fn start_and_crawl(
     }
     service::ready(&status_line(&shared, &frontier.counts()));
     let heartbeat = tokio::spawn(heartbeat(shared.clone(), service::watchdog_interval()));
+    let ticker = progress.clone().map(|bar| tokio::spawn(show_progress(frontier.clone(), bar, before)));
     if let Some(ms) = std::env::var("HARVESTD_TEST_WEDGE_FRONTIER_AFTER_MS").ok().and_then(|v| v.parse().ok()) {
         let f = frontier.clone();
         std::thread::spawn(move || {
@@ -483,7 +502,14 @@ async fn start_and_crawl(
         all_workers.await;
     }
     heartbeat.abort();
+    if let Some(t) = ticker {
+        t.abort();
+    }
+    if let Some(bar) = &progress {
+        bar.finish_and_clear();
+    }
     hup.abort();
+    disk_watch.abort();
     if let Some(api) = api {
         api.abort();
     }
@@ -522,6 +548,25 @@ fn stored_exclusions(store: &Store) -> Result<Vec<regex::Regex>, crate::store::S
     Ok(out)
 }
 
+/// The progress line of `harvestd crawl` on a terminal: URLs done and queued, pages per second
+/// over this run, bytes written; redrawn four times a second.
+async fn show_progress(frontier: Frontier, bar: indicatif::ProgressBar, before: crate::frontier::Counts) {
+    let started = Instant::now();
+    loop {
+        let c = frontier.counts();
+        let done = c.fetched + c.failed;
+        let rate = (done - (before.fetched + before.failed)) as f64 / started.elapsed().as_secs_f64().max(0.001);
+        bar.set_message(format!(
+            "{done} done, {} queued, {} in flight | {rate:.1} pages/s | {} written",
+            c.queued,
+            c.leased,
+            bytesize::ByteSize::b(c.bytes)
+        ));
+        bar.tick();
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
 /// Awaits every handle (a panicked or cancelled task counts as ended).
 async fn futures_join_all(handles: Vec<tokio::task::JoinHandle<()>>) {
     for h in handles {
@@ -547,7 +592,13 @@ async fn on_sighup(control: Control, mode: Mode) {
 
 /// One line of service status: what the crawl is doing and its counts.
 fn status_line(shared: &Shared, c: &crate::frontier::Counts) -> String {
-    let state = if shared.paused.load(std::sync::atomic::Ordering::SeqCst) { "paused" } else { "crawling" };
+    let state = if shared.paused.load(std::sync::atomic::Ordering::SeqCst) {
+        "paused"
+    } else if shared.disk_low.load(std::sync::atomic::Ordering::SeqCst) {
+        "waiting for disk space"
+    } else {
+        "crawling"
+    };
     format!(
         "{state}: {} done ({} fetched, {} failed), {} queued, {} in flight, {} records, {} written",
         c.fetched + c.failed,
@@ -767,7 +818,7 @@ async fn worker(
         let notified = shared.wake.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        if shared.paused.load(std::sync::atomic::Ordering::SeqCst) {
+        if shared.holding() {
             tokio::select! {
                 _ = &mut notified => {}
                 _ = tokio::time::sleep(Duration::from_secs(5)) => {}
@@ -872,6 +923,41 @@ impl Shared {
     /// The configuration in force.
     fn cfg(&self) -> Arc<Config> {
         self.config.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Whether leasing is held: paused by the operator, or too little free disk space.
+    fn holding(&self) -> bool {
+        use std::sync::atomic::Ordering::SeqCst;
+        self.paused.load(SeqCst) || self.disk_low.load(SeqCst)
+    }
+
+    /// Compares the free space of the WARC and state directories' file systems with
+    /// `min_free_disk`; pauses or resumes crawling (with a log line) when that changes.
+    fn check_disk(&self) {
+        use std::sync::atomic::Ordering::SeqCst;
+        let cfg = self.cfg();
+        let mut lowest: Option<(u64, &std::path::Path)> = None;
+        for dir in [cfg.warc_dir.as_path(), cfg.state_dir.as_path()] {
+            match fs4::available_space(dir) {
+                Ok(free) if lowest.is_none_or(|(l, _)| free < l) => lowest = Some((free, dir)),
+                Ok(_) => {}
+                Err(e) => debug!(dir = %dir.display(), cause = %e, "free disk space unknown"),
+            }
+        }
+        let Some((free, dir)) = lowest else { return };
+        let low = free < cfg.min_free_disk;
+        if low && !self.disk_low.swap(true, SeqCst) {
+            warn!(
+                dir = %dir.display(),
+                free_bytes = free,
+                min_free_disk = cfg.min_free_disk,
+                "free disk space is below min_free_disk: crawling paused until space returns (fetches in flight finish)"
+            );
+            service::status(&format!("waiting for disk space: {free} bytes free on {}", dir.display()));
+        } else if !low && self.disk_low.swap(false, SeqCst) {
+            info!(dir = %dir.display(), free_bytes = free, "free disk space is back above min_free_disk: crawling resumes");
+            self.wake.notify_waiters();
+        }
     }
 
     /// The request-rate caps in force.

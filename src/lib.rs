@@ -32,6 +32,7 @@
 //! - [`api`]: the control API of `harvestd run` (axum): status, metrics, pause, seeds, reload.
 //! - [`crawllog`]: `crawl.log`, a Heritrix-format line per finished URL.
 //! - [`clock`]: wall-clock time behind a trait (manual in tests).
+//! - [`progress`]: the terminal progress line of `harvestd crawl`, and log lines written around it.
 //! - [`service`]: what systemd is told (`READY`, `STATUS`, `WATCHDOG`, `STOPPING`).
 
 pub mod api;
@@ -46,6 +47,7 @@ pub mod extract;
 pub mod fetch;
 pub mod frontier;
 pub mod politeness;
+pub mod progress;
 pub mod robots;
 pub mod scope;
 pub mod service;

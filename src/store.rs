@@ -81,12 +81,17 @@ impl Store {
     /// Opens (creating if needed) the state directory `dir` with a page cache of `cache_bytes`, and
     /// checks or records the seen_key version.
     pub fn open(dir: &Path, cache_bytes: u64) -> Result<Store, StoreError> {
-        let db = sled::Config::new()
-            .path(dir)
-            .cache_capacity(cache_bytes)
-            .flush_every_ms(Some(500))
-            .open()
-            .map_err(|e| StoreError::Open { dir: dir.display().to_string(), cause: e.to_string() })?;
+        let db = sled::Config::new().path(dir).cache_capacity(cache_bytes).flush_every_ms(Some(500)).open().map_err(
+            |e| {
+                let cause = e.to_string();
+                let cause = if cause.contains("could not acquire lock") {
+                    format!("it is in use by another harvestd process (its lock is held): {cause}")
+                } else {
+                    cause
+                };
+                StoreError::Open { dir: dir.display().to_string(), cause }
+            },
+        )?;
         let tree = db.open_tree("crawl")?;
         let want = KeyMeta { version: SEEN_KEY_VERSION, options: vec![] };
         match tree.get(META_KEY)? {

@@ -70,7 +70,8 @@ pub struct HostCounts {
 /// `GET /status`: what the crawl is doing (counts over the whole crawl, all runs).
 #[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
 pub struct Status {
-    /// `crawling`, `paused`, `idle` (nothing queued or in flight) or `stopping`.
+    /// `crawling`, `paused` (by the operator), `waiting_for_disk` (free space below
+    /// `min_free_disk`), `idle` (nothing queued or in flight) or `stopping`.
     pub state: String,
     /// URL counts.
     pub urls: UrlCounts,
@@ -118,6 +119,8 @@ impl Control {
             "stopping"
         } else if s.paused.load(Ordering::SeqCst) {
             "paused"
+        } else if s.disk_low.load(Ordering::SeqCst) {
+            "waiting_for_disk"
         } else if c.queued + c.leased == 0 {
             "idle"
         } else {

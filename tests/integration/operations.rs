@@ -218,3 +218,108 @@ fn crawl_limits_end_the_crawl_cleanly_with_their_reason() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("ended by its limit: max_duration = 1s reached"));
     assert!(open_files(&dir.path().join("warcs")).is_empty());
 }
+
+#[test]
+fn too_little_free_disk_pauses_crawling_until_space_returns() {
+    // A floor no file system meets: the crawl waits; the floor lowered (as space freed would): it
+    // resumes by itself within a check interval.
+    let site = chain_site("127.0.0.76", 3, Duration::ZERO);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(
+        dir.path(),
+        &format!(
+            "api_listen = \"127.0.0.76:8427\"\nmin_free_disk = \"1000PB\"\n[[seeds]]\nurl = {:?}\n",
+            site.url("/p/0")
+        ),
+    );
+    let child =
+        harvestd().arg("run").arg("--config").arg(&cfg).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let status = || {
+        let out = harvestd().args(["status", "--json", "--config"]).arg(&cfg).output().unwrap();
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).ok()
+    };
+    let t = Instant::now();
+    while status().is_none() {
+        assert!(t.elapsed() < Duration::from_secs(20), "the daemon did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(site.hits().is_empty(), "no request while the disk is short: {:?}", site.paths());
+    assert_eq!(status().unwrap()["state"], "waiting_for_disk");
+    let text = std::fs::read_to_string(&cfg).unwrap().replace("\"1000PB\"", "\"1MB\"");
+    std::fs::write(&cfg, text).unwrap();
+    assert!(harvestd().args(["reload", "--config"]).arg(&cfg).output().unwrap().status.success());
+    let t = Instant::now();
+    while site.hits().len() < 4 {
+        assert!(t.elapsed() < Duration::from_secs(10), "the crawl did not resume: {:?}", site.paths());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains("below min_free_disk: crawling paused"), "{log}");
+    assert!(log.contains("back above min_free_disk: crawling resumes"), "{log}");
+}
+
+#[test]
+fn a_locked_or_unusable_state_directory_exits_3_with_a_clear_message() {
+    let site = chain_site("127.0.0.77", 2, Duration::from_secs(30));
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let mut first = harvestd()
+        .args(["crawl", &site.url("/p/0"), "--allow-private", "--warc-dir"])
+        .arg(dir.path().join("w1"))
+        .arg("--state-dir")
+        .arg(&state)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let t = Instant::now();
+    while site.hits().is_empty() {
+        assert!(t.elapsed() < Duration::from_secs(20));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = crawl(&[site.url("/p/0")], &dir.path().join("w2"), &state, &["--allow-private"]);
+    let _ = first.kill();
+    let _ = first.wait();
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("in use by another harvestd process"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    // A state directory that is a file: exit 3, no panic.
+    let file = dir.path().join("not-a-dir");
+    std::fs::write(&file, b"x").unwrap();
+    let out = crawl(&[site.url("/p/0")], &dir.path().join("w3"), &file, &["--allow-private"]);
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot open the state directory"));
+}
+
+#[test]
+fn crawl_shows_a_progress_line_on_a_terminal_only() {
+    let site = chain_site("127.0.0.78", 4, Duration::from_millis(150));
+    let dir = tempfile::tempdir().unwrap();
+    let bin = env!("CARGO_BIN_EXE_harvestd");
+    let args = |d: &str| {
+        format!(
+            "{bin} crawl {} --delay 0 --allow-private --warc-dir {p}/{d}/w --state-dir {p}/{d}/s --log-dir {p}/{d}/l",
+            site.url("/p/0"),
+            p = dir.path().display()
+        )
+    };
+    // On a terminal (util-linux `script` gives the command a pseudo-terminal): the progress line.
+    let Ok(out) = std::process::Command::new("script").args(["-qec", &args("tty"), "/dev/null"]).output() else {
+        panic!("`script` (util-linux) is needed to give the crawl a terminal");
+    };
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert!(screen.contains("pages/s") && screen.contains(" done, "), "{screen}");
+    // On a pipe: log lines and the summary, no progress line.
+    let out = std::process::Command::new("sh").args(["-c", &args("pipe")]).output().unwrap();
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("finished") && !err.contains("pages/s"), "{err}");
+}
