@@ -169,15 +169,16 @@ fn request_rate_cap_spaces_requests() {
 
 #[test]
 fn two_connections_per_host_each_wait_their_own_delay() {
-    // Responses take 200 ms; fixed delay 300 ms; two slots. A request may start only while fewer
+    // Responses take 300 ms; fixed delay 100 ms; two slots. A request may start only while fewer
     // than two earlier requests are still "occupying" a slot (in flight, or ended less than the
-    // delay ago).
-    let s = site("127.0.0.39", 8, Duration::from_millis(200), None);
-    let (_d, _) = run(&s, "delay = \"300ms\"\nconnections_per_host = 2\n");
+    // delay ago). Responses longer than the delay make the two slots' requests overlap whatever
+    // the commit timing.
+    let s = site("127.0.0.39", 8, Duration::from_millis(300), None);
+    let (_d, _) = run(&s, "delay = \"100ms\"\nconnections_per_host = 2\n");
     let hits = s.hits();
     assert_eq!(hits.len(), 10, "{:?}", s.paths());
     assert_eq!(hits.iter().filter(|h| h.path == "/robots.txt").count(), 1, "robots.txt fetched once");
-    let delay = Duration::from_millis(300);
+    let delay = Duration::from_millis(100);
     let mut most_in_flight = 0;
     for (i, h) in hits.iter().enumerate() {
         let earlier = &hits[..i];
@@ -194,7 +195,7 @@ fn two_connections_per_host_each_wait_their_own_delay() {
     assert_eq!(s.conns.load(Ordering::SeqCst), 2, "both connections are kept alive and reused");
     let first = hits[0].at;
     let last = hits.last().unwrap().end.unwrap();
-    eprintln!("two slots, 200 ms responses, 300 ms delay: 10 requests in {:?}", last - first);
+    eprintln!("two slots, 300 ms responses, 100 ms delay: 10 requests in {:?}", last - first);
 }
 
 #[test]
