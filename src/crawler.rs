@@ -276,6 +276,9 @@ pub async fn run(
     for w in config.warnings() {
         warn!("{w}");
     }
+    // SIGHUP is caught from now on (its default action would end the process); it is acted upon
+    // once the crawl runs.
+    let hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
     // Opening the state and recovering WARC files can take a while: systemd is asked for more
     // start time until the crawl is ready.
     let extender = tokio::spawn(async {
@@ -284,7 +287,7 @@ pub async fn run(
             tokio::time::sleep(Duration::from_secs(10)).await;
         }
     });
-    let result = start_and_crawl(config, seeds, mode, clock, shutdown, started, &extender, progress).await;
+    let result = start_and_crawl(config, seeds, mode, clock, shutdown, started, &extender, progress, hangup).await;
     extender.abort();
     result
 }
@@ -300,6 +303,7 @@ async fn start_and_crawl(
     started: Instant,
     extender: &tokio::task::JoinHandle<()>,
     progress: Option<indicatif::ProgressBar>,
+    hangup: Option<tokio::signal::unix::Signal>,
 ) -> Result<Summary, StartError> {
     // 1. Open (and lock) the state directory, then check the WARC directory can be written.
     let (state_dir, cache) = (config.state_dir.clone(), config.state_cache);
@@ -452,7 +456,7 @@ async fn start_and_crawl(
         })
     };
     let api = api_listener.map(|l| crate::api::serve(l, control.clone(), config.api_token.clone()));
-    let hup = tokio::spawn(on_sighup(control, mode));
+    let hup = tokio::spawn(on_sighup(hangup, control, mode));
     if shared.paused.load(std::sync::atomic::Ordering::SeqCst) {
         warn!("the crawl is paused (since an earlier run): `harvestd resume` to go on");
     }
@@ -576,9 +580,8 @@ async fn futures_join_all(handles: Vec<tokio::task::JoinHandle<()>>) {
 
 /// SIGHUP: the daemon reloads its configuration (as `harvestd reload` does); `harvestd crawl`
 /// has command-line settings a reload would lose, so it only logs the signal.
-async fn on_sighup(control: Control, mode: Mode) {
-    use tokio::signal::unix::{signal, SignalKind};
-    let Ok(mut hup) = signal(SignalKind::hangup()) else { return };
+async fn on_sighup(hup: Option<tokio::signal::unix::Signal>, control: Control, mode: Mode) {
+    let Some(mut hup) = hup else { return };
     while hup.recv().await.is_some() {
         if mode != Mode::Daemon {
             warn!("SIGHUP ignored: `harvestd crawl` does not reload its configuration");
