@@ -14,7 +14,12 @@
 //! Errors are JSON `{"error": "…"}` with 400 (bad request), 401 (token missing or wrong) or 500.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
 
+use tokio::sync::Semaphore;
+
+use axum::extract::rejection::JsonRejection;
 use axum::extract::{Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
@@ -50,11 +55,14 @@ fn same_secret(a: &[u8], b: &[u8]) -> bool {
 
 async fn authorize(State(api): State<Api>, req: Request, next: Next) -> Response {
     if let Some(token) = &api.token {
+        // RFC 6750 §2.1: the scheme name is case-insensitive.
         let given = req
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, t)| t)
             .unwrap_or("");
         if !same_secret(given.trim().as_bytes(), token.as_bytes()) {
             return (
@@ -96,7 +104,16 @@ struct SeedsBody {
     scope: Option<String>,
 }
 
-async fn seeds(State(api): State<Api>, Json(body): Json<SeedsBody>) -> Result<Json<SeedsAdded>, ControlError> {
+/// A JSON body, or a JSON error naming what is wrong with it.
+fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, ControlError> {
+    b.map(|Json(t)| t).map_err(|e| ControlError::BadRequest(format!("request body: {}", e.body_text())))
+}
+
+async fn seeds(
+    State(api): State<Api>,
+    b: Result<Json<SeedsBody>, JsonRejection>,
+) -> Result<Json<SeedsAdded>, ControlError> {
+    let body = body(b)?;
     let scope = match body.scope.as_deref() {
         None => ScopeKind::Host,
         Some(s) => ScopeKind::from_name(s)
@@ -117,8 +134,9 @@ struct ExclusionsBody {
 
 async fn exclusions(
     State(api): State<Api>,
-    Json(body): Json<ExclusionsBody>,
+    b: Result<Json<ExclusionsBody>, JsonRejection>,
 ) -> Result<Json<serde_json::Value>, ControlError> {
+    let body = body(b)?;
     let control = api.control.clone();
     let added = tokio::task::spawn_blocking(move || control.add_exclusions(&body.patterns))
         .await
@@ -149,8 +167,18 @@ pub fn router(control: Control, token: Option<String>) -> Router {
         .with_state(api)
 }
 
+/// Connections the API serves at once; more are closed as soon as they are accepted, so holding
+/// connections open cannot take the file descriptors the crawl needs.
+pub const MAX_API_CONNECTIONS: usize = 32;
+/// Time a connection gets to send a request head.
+const API_HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest a connection stays open.
+const API_CONNECTION_MAX: Duration = Duration::from_secs(300);
+
 /// Serves the API on `listener` (bound at start, so a busy address is a start-up error) until the
-/// returned task is aborted.
+/// returned task is aborted: at most [`MAX_API_CONNECTIONS`] connections at once, each given
+/// 10 s to send its request head and 5 minutes in all. Accept errors (out of file descriptors)
+/// are waited out, never fatal.
 pub fn serve(
     listener: tokio::net::TcpListener,
     control: Control,
@@ -158,10 +186,31 @@ pub fn serve(
 ) -> tokio::task::JoinHandle<()> {
     let addr: Option<SocketAddr> = listener.local_addr().ok();
     let app = router(control, token);
+    let slots = Arc::new(Semaphore::new(MAX_API_CONNECTIONS));
     tokio::spawn(async move {
         tracing::info!(listen = ?addr, "control API listening");
-        if let Err(e) = axum::serve(listener, app).await {
-            tracing::warn!(cause = %e, "the control API stopped");
+        loop {
+            let stream = match listener.accept().await {
+                Ok((s, _)) => s,
+                Err(e) => {
+                    tracing::debug!(cause = %e, "control API accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            };
+            let Ok(permit) = slots.clone().try_acquire_owned() else {
+                drop(stream); // too many connections: closed at once
+                continue;
+            };
+            let service = hyper_util::service::TowerToHyperService::new(app.clone());
+            tokio::spawn(async move {
+                let conn = hyper::server::conn::http1::Builder::new()
+                    .timer(hyper_util::rt::TokioTimer::new())
+                    .header_read_timeout(API_HEAD_TIMEOUT)
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+                let _ = tokio::time::timeout(API_CONNECTION_MAX, conn).await;
+                drop(permit);
+            });
         }
     })
 }

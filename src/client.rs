@@ -1,6 +1,6 @@
 //! The command-line side of the control API: `harvestd status|pause|resume|seed add|exclude|reload`
 //! find the running daemon through its configuration file (`api_listen`, `api_token`) and call it
-//! with reqwest. Exit codes: 0 done, 1 the daemon could not be reached or failed, 2 it refused the
+//! with reqwest, never through a proxy (`http_proxy` is ignored: the token would go to it). Exit codes: 0 done, 1 the daemon could not be reached or failed, 2 it refused the
 //! request (a bad URL, pattern or configuration file: its message says which).
 
 use std::path::Path;
@@ -104,7 +104,7 @@ pub fn run(config: &Path, api: Option<&str>, call: Call) -> i32 {
     };
     rt.block_on(async move {
         // A reload reads and checks a file and queues seeds: give it time.
-        let client = match reqwest::Client::builder().timeout(Duration::from_secs(120)).build() {
+        let client = match reqwest::Client::builder().timeout(Duration::from_secs(120)).no_proxy().build() {
             Ok(c) => c,
             Err(e) => {
                 eprintln!("harvestd: {e}");

@@ -233,6 +233,8 @@ impl LogFacts {
 struct Shared {
     /// The configuration in force (replaced whole by a reload).
     config: std::sync::RwLock<Arc<Config>>,
+    /// The configuration the run started with: what the keys read only at start are in force as.
+    boot: Arc<Config>,
     frontier: Frontier,
     fetcher: Fetcher,
     /// The crawl's scope; written when a seed's redirect target becomes a seed.
@@ -398,6 +400,7 @@ async fn start_and_crawl(
     );
     let shared = Arc::new(Shared {
         config: std::sync::RwLock::new(Arc::new(config.clone())),
+        boot: Arc::new(config.clone()),
         frontier: frontier.clone(),
         fetcher,
         scope: std::sync::RwLock::new(scope),
@@ -444,7 +447,7 @@ async fn start_and_crawl(
     }
     drop((job_tx, direct_tx));
     extender.abort();
-    let control = Control { shared: shared.clone(), stop: stop_rx.clone(), started };
+    let control = Control { shared: shared.clone(), stop: stop_rx.clone(), stop_tx: stop_tx.clone(), started };
     let disk_watch = {
         let s = shared.clone();
         tokio::spawn(async move {
@@ -456,9 +459,18 @@ async fn start_and_crawl(
         })
     };
     let api = api_listener.map(|l| crate::api::serve(l, control.clone(), config.api_token.clone()));
-    let hup = tokio::spawn(on_sighup(hangup, control, mode));
+    let hup = tokio::spawn(on_sighup(hangup, control.clone(), mode));
     if shared.paused.load(std::sync::atomic::Ordering::SeqCst) {
-        warn!("the crawl is paused (since an earlier run): `harvestd resume` to go on");
+        if api.is_some() {
+            warn!("the crawl is paused (since an earlier run): `harvestd resume` to go on");
+        } else {
+            warn!(
+                "the crawl was paused by `harvestd pause`; this run has no control API to resume it, so it resumes now"
+            );
+            if let Err(e) = control.resume() {
+                warn!(cause = %e, "could not resume the crawl");
+            }
+        }
     }
     service::ready(&status_line(&shared, &frontier.counts()));
     let heartbeat = tokio::spawn(heartbeat(shared.clone(), service::watchdog_interval()));
@@ -471,16 +483,25 @@ async fn start_and_crawl(
             f.wedge_for_tests()
         });
     }
-    let max_duration = config.max_duration;
+    // max_duration is read again each second, so a reload can set or change it.
+    let limit_shared = shared.clone();
     let run_limit = async move {
-        if max_duration.is_zero() {
-            std::future::pending::<()>().await;
+        loop {
+            let max = limit_shared.cfg().max_duration;
+            if !max.is_zero() && started.elapsed() >= max {
+                return max;
+            }
+            let wait = if max.is_zero() {
+                Duration::from_secs(1)
+            } else {
+                max.saturating_sub(started.elapsed()).clamp(Duration::from_millis(1), Duration::from_secs(1))
+            };
+            tokio::time::sleep(wait).await;
         }
-        tokio::time::sleep(max_duration).await;
     };
     let mut stop_watch = stop_rx.clone();
     tokio::select! {
-        _ = run_limit => {
+        max_duration = run_limit => {
             shared.limit_reached(format!("max_duration = {} reached", humantime::format_duration(max_duration)));
             service::stopping("stopping: crawl limit reached");
             let _ = stop_tx.send(true);
@@ -500,8 +521,9 @@ async fn start_and_crawl(
     // stay in the state and go back to their queues at the next start).
     let all_workers = futures_join_all(workers);
     tokio::pin!(all_workers);
-    if tokio::time::timeout(config.shutdown_grace, &mut all_workers).await.is_err() {
-        warn!(grace = ?config.shutdown_grace, "fetches still running after the shutdown grace are abandoned; they will be fetched again after the next start");
+    let grace = shared.cfg().shutdown_grace;
+    if tokio::time::timeout(grace, &mut all_workers).await.is_err() {
+        warn!(?grace, "fetches still running after the shutdown grace are abandoned; they will be fetched again after the next start");
         let _ = abandon_tx.send(true);
         all_workers.await;
     }
@@ -584,7 +606,7 @@ async fn on_sighup(hup: Option<tokio::signal::unix::Signal>, control: Control, m
     let Some(mut hup) = hup else { return };
     while hup.recv().await.is_some() {
         if mode != Mode::Daemon {
-            warn!("SIGHUP ignored: `harvestd crawl` does not reload its configuration");
+            warn!("SIGHUP ignored: only `harvestd run` without --exit-when-done reloads its configuration");
             continue;
         }
         info!("SIGHUP: reloading the configuration");
@@ -938,9 +960,9 @@ impl Shared {
     /// `min_free_disk`; pauses or resumes crawling (with a log line) when that changes.
     fn check_disk(&self) {
         use std::sync::atomic::Ordering::SeqCst;
-        let cfg = self.cfg();
+        let (cfg, boot) = (self.cfg(), &self.boot);
         let mut lowest: Option<(u64, &std::path::Path)> = None;
-        for dir in [cfg.warc_dir.as_path(), cfg.state_dir.as_path()] {
+        for dir in [boot.warc_dir.as_path(), boot.state_dir.as_path()] {
             match fs4::available_space(dir) {
                 Ok(free) if lowest.is_none_or(|(l, _)| free < l) => lowest = Some((free, dir)),
                 Ok(_) => {}

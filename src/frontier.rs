@@ -621,8 +621,18 @@ impl Frontier {
         t.counts.records += records;
         t.counts.bytes += bytes;
         t.seen.insert(seen_key.to_string());
+        // A URL finished again (robots.txt is fetched again when its copy ages or fails) is still
+        // one URL in the counters.
+        let again_finished = !leased
+            && retry.is_none()
+            && match t.tree.get(k_url(seen_key))? {
+                Some(v) => matches!(decode::<UrlRecord>(&k_url(seen_key), &v)?.state, UrlState::Finished(_)),
+                None => false,
+            };
         if let Some(again) = &retry {
             t.enqueue(again, true)?;
+        } else if again_finished {
+            t.batch.insert(k_url(seen_key), encode(&UrlRecord { v: 1, state: UrlState::Finished(Box::new(result)) }));
         } else {
             if result.outcome.is_success() {
                 t.counts.fetched += 1;

@@ -107,6 +107,7 @@ pub struct SeedsAdded {
 pub struct Control {
     pub(super) shared: Arc<Shared>,
     pub(super) stop: watch::Receiver<bool>,
+    pub(super) stop_tx: watch::Sender<bool>,
     pub(super) started: Instant,
 }
 
@@ -262,14 +263,15 @@ impl Control {
         let s = &self.shared;
         service::reloading();
         let result = self.reload_inner();
+        let state = if s.paused.load(Ordering::SeqCst) { "paused" } else { "crawling" };
         match &result {
             Ok(msg) => {
                 info!("configuration reloaded: {msg}");
-                service::ready(&format!("crawling; reloaded: {msg}"));
+                service::ready(&format!("{state}; reloaded: {msg}"));
             }
             Err(e) => {
                 warn!(cause = %e, "configuration reload rejected; the running configuration is kept");
-                service::ready(&format!("crawling; reload rejected: {e}"));
+                service::ready(&format!("{state}; reload rejected: {e}"));
             }
         }
         s.wake.notify_waiters();
@@ -278,12 +280,13 @@ impl Control {
 
     fn reload_inner(&self) -> Result<String, ControlError> {
         let s = &self.shared;
-        let old = s.cfg();
+        let old = s.boot.clone();
         let Some(path) = old.source.clone() else {
             return Err(ControlError::BadRequest("this crawl was started without a configuration file".into()));
         };
         let new = Config::load(&path).map_err(|e| ControlError::BadRequest(e.to_string()))?;
         let restart_only = restart_only_changes(&old, &new);
+        let old = s.cfg();
         // Scope: the file's seeds and exclusions, plus those added at run time and seeds' redirect
         // targets (all kept in the state).
         let store = s.frontier.store();
@@ -306,6 +309,9 @@ impl Control {
         let new_seeds = new.seeds.clone();
         *s.config.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(new);
         let queued = self.queue_seeds(&new_seeds, false)?;
+        if s.check_limits() {
+            let _ = self.stop_tx.send(true); // a limit lowered below what the crawl has done
+        }
         let mut msg = format!("{} seeds, {queued} newly queued", new_seeds.len());
         if !restart_only.is_empty() {
             msg.push_str(&format!("; changed keys that take effect at the next restart: {}", restart_only.join(", ")));
@@ -355,28 +361,50 @@ impl Control {
     }
 }
 
-/// The keys read only at start whose values differ between `old` and `new`.
-fn restart_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
+/// The keys read only at start (the fetcher's, the WARC writer's, the directories, the API) whose
+/// values differ between the configuration the run started with (`boot`) and `new`.
+fn restart_only_changes(boot: &Config, new: &Config) -> Vec<&'static str> {
     let mut out = Vec::new();
     let mut check = |name: &'static str, changed: bool| {
         if changed {
             out.push(name);
         }
     };
-    check("warc_dir", old.warc_dir != new.warc_dir);
-    check("state_dir", old.state_dir != new.state_dir);
-    check("log_dir", old.log_dir != new.log_dir);
-    check("warc_prefix", old.warc_prefix != new.warc_prefix);
-    check("max_file_size", old.max_file_size != new.max_file_size);
-    check("user_agent", old.user_agent != new.user_agent);
-    check("workers", old.workers != new.workers);
-    check("connect_timeout", old.connect_timeout != new.connect_timeout);
-    check("fetch_timeout", old.fetch_timeout != new.fetch_timeout);
-    check("tls_verify", old.tls_strict != new.tls_strict);
-    check("dns_servers", old.dns_servers != new.dns_servers);
-    check("cookies", old.cookies != new.cookies);
-    check("keep_alive", old.keep_alive != new.keep_alive);
-    check("api_listen", old.api_listen != new.api_listen);
-    check("api_token", old.api_token != new.api_token);
+    let dbg = |v: &dyn std::fmt::Debug| format!("{v:?}");
+    let sorted_resolve = |c: &Config| {
+        let mut r: Vec<_> = c.resolve.iter().map(|(k, v)| format!("{k:?}={v}")).collect();
+        r.sort();
+        r
+    };
+    check("warc_dir", boot.warc_dir != new.warc_dir);
+    check("state_dir", boot.state_dir != new.state_dir);
+    check("log_dir", boot.log_dir != new.log_dir);
+    check("warc_prefix", boot.warc_prefix != new.warc_prefix);
+    check("max_file_size", boot.max_file_size != new.max_file_size);
+    check("warc_idle_close", boot.warc_idle_close != new.warc_idle_close);
+    check("compression_level", boot.compression_level != new.compression_level);
+    check("operator", boot.operator != new.operator);
+    check("crawl_name", boot.crawl_name != new.crawl_name);
+    check("description", boot.description != new.description);
+    check("group_commit", boot.group_commit != new.group_commit);
+    check("state_cache", boot.state_cache != new.state_cache);
+    check("user_agent / contact_url", boot.user_agent != new.user_agent);
+    check("contact_email", boot.from != new.from);
+    check("workers", boot.workers != new.workers);
+    check("connect_timeout", boot.connect_timeout != new.connect_timeout);
+    check("fetch_timeout", boot.fetch_timeout != new.fetch_timeout);
+    check("read_timeout", boot.read_timeout != new.read_timeout);
+    check("max_record_size", boot.max_record_size != new.max_record_size);
+    check("allow_private", dbg(&boot.allow_private) != dbg(&new.allow_private));
+    check("resolve", sorted_resolve(boot) != sorted_resolve(new));
+    check("dns_servers", boot.dns_servers != new.dns_servers);
+    check("tls_verify", boot.tls_strict != new.tls_strict);
+    check("ca_file", boot.extra_roots != new.extra_roots);
+    check("cookies", boot.cookies != new.cookies);
+    check("cookies_file", dbg(&boot.initial_cookies) != dbg(&new.initial_cookies));
+    check("keep_alive", boot.keep_alive != new.keep_alive);
+    check("idle_timeout", boot.idle_timeout != new.idle_timeout);
+    check("api_listen", boot.api_listen != new.api_listen);
+    check("api_token", boot.api_token != new.api_token);
     out
 }

@@ -181,7 +181,67 @@ fn the_api_needs_a_token_beyond_loopback_and_checks_it() {
     assert_eq!(http_get("http://127.0.0.82:8427/status", Some("wrong")).0, 401);
     assert_eq!(http_get("http://127.0.0.82:8427/status", Some("s3cret")).0, 200);
     assert!(ctl(&cfg, &["status"]).status.success(), "the command sends the configured token");
+    // A proxy in the environment is not used (it would receive the token).
+    let out = harvestd()
+        .args(["status", "--config"])
+        .arg(&cfg)
+        .env("http_proxy", "http://127.0.0.250:9")
+        .env("ALL_PROXY", "http://127.0.0.250:9")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     stop(child);
+}
+
+#[test]
+fn holding_api_connections_open_cannot_starve_the_crawl() {
+    let site = chain_site("127.0.0.85", 15, Duration::from_millis(20));
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(
+        dir.path(),
+        &format!("api_listen = \"127.0.0.85:8427\"\nmax_urls = 16\n[[seeds]]\nurl = {:?}\n", site.url("/p/0")),
+    );
+    let mut d = daemon(&cfg);
+    wait_until("the API", Duration::from_secs(20), || std::net::TcpStream::connect("127.0.0.85:8427").is_ok());
+    // Far more idle connections than the API serves, held while the whole crawl runs.
+    let held: Vec<std::net::TcpStream> =
+        (0..600).filter_map(|_| std::net::TcpStream::connect("127.0.0.85:8427").ok()).collect();
+    let pid = d.0.as_ref().unwrap().id();
+    let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).unwrap().count();
+    assert!(fds < 200, "{fds} descriptors open in the daemon with {} client connections held", held.len());
+    // The crawl goes on and ends at its limit (exit 0): robots.txt + 15 pages.
+    let mut child = d.0.take().unwrap();
+    let t = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(t.elapsed() < Duration::from_secs(30), "the crawl did not finish: {} requests", site.hits().len());
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+    assert_eq!(site.hits().len(), 16);
+    drop(held);
+}
+
+#[test]
+fn a_paused_crawl_run_without_its_api_resumes_instead_of_hanging() {
+    let site = chain_site("127.0.0.86", 3, Duration::ZERO);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(
+        dir.path(),
+        &format!("api_listen = \"127.0.0.86:8427\"\n[[seeds]]\nurl = {:?}\n", site.url("/p/0")),
+    );
+    let d = daemon(&cfg);
+    wait_until("the API", Duration::from_secs(20), || std::net::TcpStream::connect("127.0.0.86:8427").is_ok());
+    assert!(ctl(&cfg, &["pause"]).status.success());
+    stop(d);
+    let t = Instant::now();
+    let out = harvestd().arg("run").arg("--config").arg(&cfg).arg("--exit-when-done").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(t.elapsed() < Duration::from_secs(20));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("so it resumes now"));
+    assert_eq!(site.hits().len(), 4, "robots.txt and the three pages: {:?}", site.paths());
 }
 
 #[test]
@@ -192,7 +252,7 @@ fn reload_applies_a_new_seed_and_rejects_a_broken_file_keeping_the_old_one() {
     let base = "api_listen = \"127.0.0.83:8427\"\n";
     let cfg = write_config(dir.path(), &format!("{base}[[seeds]]\nurl = {:?}\n", first.url("/p/0")));
     let text = std::fs::read_to_string(&cfg).unwrap();
-    let child = daemon(&cfg);
+    let mut child = daemon(&cfg);
     wait_until("the first seed crawled", Duration::from_secs(20), || first.hits().len() >= 3);
 
     // A new seed in the file: `harvestd reload` waits for the answer; the seed is crawled.
@@ -216,5 +276,15 @@ fn reload_applies_a_new_seed_and_rejects_a_broken_file_keeping_the_old_one() {
     assert!(err.contains("key `delay`") && err.contains(&format!("test.toml:{line}:")), "{err}");
     wait_until("the crawl idle", Duration::from_secs(20), || status(&cfg)["state"] == "idle");
     assert_eq!(status(&cfg)["seeds"], 2, "the reloaded seed stays");
-    stop(child);
+    // A limit lowered below what is done ends the idle daemon at once, cleanly.
+    std::fs::write(&cfg, text.replace("api_listen", "max_urls = 2\napi_listen")).unwrap();
+    let out = ctl(&cfg, &["reload"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut child = child.0.take().unwrap();
+    let t = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        assert!(t.elapsed() < Duration::from_secs(10), "a lowered max_urls did not end the daemon");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(child.wait().unwrap().success());
 }

@@ -244,6 +244,10 @@ fn robots_5xx_blocks_the_authority_until_a_later_robots_txt_succeeds() {
     let done = finished(&dir.path().join("state"));
     assert_eq!(done[&s.url("/p/1")].outcome, Outcome::Fetched(200));
     assert_eq!(done[&s.url("/no/x")].outcome, Outcome::RobotsPrecluded);
+    // robots.txt was finished three times but is one URL in the counters and in the summary.
+    let store = harvestd::store::Store::open(&dir.path().join("state"), 1 << 20).unwrap();
+    let f = harvestd::frontier::Frontier::open(store, Arc::new(harvestd::clock::SystemClock)).unwrap();
+    assert_eq!((f.counts().fetched + f.counts().failed) as usize, done.len(), "counted once per URL");
 }
 
 #[test]
