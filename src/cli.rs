@@ -89,6 +89,7 @@ pub enum Command {
     },
     /// Show the running daemon's status (through its control API).
     Status {
+        /// How to reach the daemon.
         #[command(flatten)]
         api: ApiArgs,
         /// Print the API's JSON answer.
@@ -97,16 +98,19 @@ pub enum Command {
     },
     /// Pause the running daemon: no new requests until `resume` (fetches in flight finish).
     Pause {
+        /// How to reach the daemon.
         #[command(flatten)]
         api: ApiArgs,
     },
     /// Resume a paused daemon.
     Resume {
+        /// How to reach the daemon.
         #[command(flatten)]
         api: ApiArgs,
     },
     /// Seeds of the running daemon.
     Seed {
+        /// What to do with seeds.
         #[command(subcommand)]
         action: SeedAction,
     },
@@ -115,12 +119,14 @@ pub enum Command {
         /// Regular expressions (matched against the whole URL).
         #[arg(required = true, value_name = "REGEX")]
         patterns: Vec<String>,
+        /// How to reach the daemon.
         #[command(flatten)]
         api: ApiArgs,
     },
     /// Make the running daemon re-read its configuration file and wait for its answer (for
     /// `ExecReload=`); an invalid file is rejected (exit 2) and the old configuration kept.
     Reload {
+        /// How to reach the daemon.
         #[command(flatten)]
         api: ApiArgs,
     },
@@ -148,6 +154,7 @@ pub enum SeedAction {
         /// Their scope: host, domain or prefix.
         #[arg(long, default_value = "host")]
         scope: String,
+        /// How to reach the daemon.
         #[command(flatten)]
         api: ApiArgs,
     },

@@ -35,6 +35,8 @@
 //! - [`progress`]: the terminal progress line of `harvestd crawl`, and log lines written around it.
 //! - [`service`]: what systemd is told (`READY`, `STATUS`, `WATCHDOG`, `STOPPING`).
 
+#![warn(missing_docs)]
+
 pub mod api;
 pub mod canon;
 pub mod cli;
