@@ -250,6 +250,8 @@ struct Shared {
     paused: std::sync::atomic::AtomicBool,
     /// Set while free disk space is below `min_free_disk`: no new lease until it returns.
     disk_low: std::sync::atomic::AtomicBool,
+    /// Set once the run is stopping (for the service status line).
+    stopping: std::sync::atomic::AtomicBool,
     /// The WARC file the last capture went to.
     current_warc: Mutex<Option<String>>,
     /// When URLs finished in the last minute (for the rate in `status`).
@@ -415,6 +417,7 @@ async fn start_and_crawl(
             store.tree.contains_key(PAUSED_KEY).map_err(crate::store::StoreError::from)?,
         ),
         disk_low: std::sync::atomic::AtomicBool::new(false),
+        stopping: std::sync::atomic::AtomicBool::new(false),
         current_warc: Mutex::new(None),
         recent: Mutex::new(std::collections::VecDeque::new()),
         robots_gates: Mutex::new(HashMap::new()),
@@ -503,16 +506,19 @@ async fn start_and_crawl(
     tokio::select! {
         max_duration = run_limit => {
             shared.limit_reached(format!("max_duration = {} reached", humantime::format_duration(max_duration)));
+            shared.stopping.store(true, std::sync::atomic::Ordering::SeqCst);
             service::stopping("stopping: crawl limit reached");
             let _ = stop_tx.send(true);
         }
         _ = shutdown => {
             info!(grace = ?config.shutdown_grace, "stop requested: finishing in-flight fetches, then closing the WARC file");
+            shared.stopping.store(true, std::sync::atomic::Ordering::SeqCst);
             service::stopping("stopping: finishing in-flight fetches");
             let _ = stop_tx.send(true);
         }
         _ = stop_watch.wait_for(|s| *s) => {
             let why = shared.limit.lock().ok().and_then(|l| l.clone()).unwrap_or_else(|| "crawl finished".into());
+            shared.stopping.store(true, std::sync::atomic::Ordering::SeqCst);
             service::stopping(&format!("stopping: {why}"));
         }
     }
@@ -617,7 +623,9 @@ async fn on_sighup(hup: Option<tokio::signal::unix::Signal>, control: Control, m
 
 /// One line of service status: what the crawl is doing and its counts.
 fn status_line(shared: &Shared, c: &crate::frontier::Counts) -> String {
-    let state = if shared.paused.load(std::sync::atomic::Ordering::SeqCst) {
+    let state = if shared.stopping.load(std::sync::atomic::Ordering::SeqCst) {
+        "stopping"
+    } else if shared.paused.load(std::sync::atomic::Ordering::SeqCst) {
         "paused"
     } else if shared.disk_low.load(std::sync::atomic::Ordering::SeqCst) {
         "waiting for disk space"

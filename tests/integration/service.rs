@@ -127,6 +127,10 @@ fn ready_comes_after_recovery_then_status_watchdog_and_stopping() {
     let stopping = lines.iter().position(|l| l == "STOPPING=1").expect("STOPPING=1 sent");
     assert!(stopping > ready);
     assert!(lines[stopping + 1].starts_with("STATUS=stopping"), "{lines:?}");
+    assert!(
+        lines[stopping..].iter().filter(|l| l.starts_with("STATUS=")).all(|l| l.starts_with("STATUS=stopping")),
+        "once stopping, the status says so: {lines:?}"
+    );
 }
 
 #[test]
