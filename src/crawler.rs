@@ -450,7 +450,7 @@ async fn start_and_crawl(
     }
     drop((job_tx, direct_tx));
     extender.abort();
-    let control = Control { shared: shared.clone(), stop: stop_rx.clone(), stop_tx: stop_tx.clone(), started };
+    let control = Control { shared: shared.clone(), stop_tx: stop_tx.clone(), started };
     let disk_watch = {
         let s = shared.clone();
         tokio::spawn(async move {
@@ -623,15 +623,7 @@ async fn on_sighup(hup: Option<tokio::signal::unix::Signal>, control: Control, m
 
 /// One line of service status: what the crawl is doing and its counts.
 fn status_line(shared: &Shared, c: &crate::frontier::Counts) -> String {
-    let state = if shared.stopping.load(std::sync::atomic::Ordering::SeqCst) {
-        "stopping"
-    } else if shared.paused.load(std::sync::atomic::Ordering::SeqCst) {
-        "paused"
-    } else if shared.disk_low.load(std::sync::atomic::Ordering::SeqCst) {
-        "waiting for disk space"
-    } else {
-        "crawling"
-    };
+    let state = shared.state();
     format!(
         "{state}: {} done ({} fetched, {} failed), {} queued, {} in flight, {} records, {} written",
         c.fetched + c.failed,
@@ -789,12 +781,7 @@ fn commit_one(shared: &Shared, p: Pending, location: Option<writer::Location>, r
                     w.replace(l.file.clone());
                 }
             }
-            if let Ok(mut recent) = shared.recent.lock() {
-                recent.push_back(Instant::now());
-                while recent.front().is_some_and(|t| t.elapsed() > Duration::from_secs(60)) {
-                    recent.pop_front();
-                }
-            }
+            shared.finished_last_minute(true);
             let status = match &p.outcome {
                 Outcome::Fetched(s) => *s,
                 _ => 0,
@@ -956,6 +943,33 @@ impl Shared {
     /// The configuration in force.
     fn cfg(&self) -> Arc<Config> {
         self.config.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// What the run is doing: `stopping`, `paused` (by the operator), `waiting_for_disk` (free
+    /// space below `min_free_disk`) or `crawling`.
+    fn state(&self) -> &'static str {
+        use std::sync::atomic::Ordering::SeqCst;
+        if self.stopping.load(SeqCst) {
+            "stopping"
+        } else if self.paused.load(SeqCst) {
+            "paused"
+        } else if self.disk_low.load(SeqCst) {
+            "waiting_for_disk"
+        } else {
+            "crawling"
+        }
+    }
+
+    /// URLs finished in the last 60 s (`add`: one more now).
+    fn finished_last_minute(&self, add: bool) -> usize {
+        let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        if add {
+            recent.push_back(Instant::now());
+        }
+        while recent.front().is_some_and(|t| t.elapsed() > Duration::from_secs(60)) {
+            recent.pop_front();
+        }
+        recent.len()
     }
 
     /// Whether leasing is held: paused by the operator, or too little free disk space.

@@ -5,7 +5,7 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde::Serialize;
 use tokio::sync::watch;
@@ -106,7 +106,6 @@ pub struct SeedsAdded {
 #[derive(Clone)]
 pub struct Control {
     pub(super) shared: Arc<Shared>,
-    pub(super) stop: watch::Receiver<bool>,
     pub(super) stop_tx: watch::Sender<bool>,
     pub(super) started: Instant,
 }
@@ -116,24 +115,11 @@ impl Control {
     pub fn status(&self) -> Result<Status, ControlError> {
         let s = &self.shared;
         let c = s.frontier.counts();
-        let state = if *self.stop.borrow() {
-            "stopping"
-        } else if s.paused.load(Ordering::SeqCst) {
-            "paused"
-        } else if s.disk_low.load(Ordering::SeqCst) {
-            "waiting_for_disk"
-        } else if c.queued + c.leased == 0 {
-            "idle"
-        } else {
-            "crawling"
+        let state = match s.state() {
+            "crawling" if c.queued + c.leased == 0 => "idle",
+            other => other,
         };
-        let urls_last_minute = {
-            let mut recent = s.recent.lock().unwrap_or_else(|p| p.into_inner());
-            while recent.front().is_some_and(|t| t.elapsed() > Duration::from_secs(60)) {
-                recent.pop_front();
-            }
-            recent.len()
-        };
+        let urls_last_minute = s.finished_last_minute(false);
         Ok(Status {
             state: state.into(),
             urls: UrlCounts {
@@ -263,7 +249,7 @@ impl Control {
         let s = &self.shared;
         service::reloading();
         let result = self.reload_inner();
-        let state = if s.paused.load(Ordering::SeqCst) { "paused" } else { "crawling" };
+        let state = s.state();
         match &result {
             Ok(msg) => {
                 info!("configuration reloaded: {msg}");
