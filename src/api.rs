@@ -29,6 +29,8 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
+pub mod client;
+
 use crate::config::ScopeKind;
 use crate::crawler::{Control, ControlError, SeedsAdded, Status};
 

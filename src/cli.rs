@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use url::Url;
 
-use crate::client::{self, Call};
+use crate::api::client::{self, Call};
 use crate::clock::SystemClock;
 use crate::config::{parse_resolve, Config, RawConfig, ScopeKind, Seed};
 use crate::crawler::{self, Mode, StartError};

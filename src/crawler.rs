@@ -25,13 +25,13 @@ use crate::canon::{authority, host_key, robots_url, seen_key};
 use crate::clock::Clock;
 use crate::config::{Config, RobotsPolicy, ScopeKind, Seed, PRODUCT_TOKEN};
 use crate::crawllog::{self, CrawlLog};
+use crate::daemon;
 use crate::extract;
 use crate::fetch::{Exchange, FetchError, FetchSettings, Fetcher};
 use crate::frontier::{Completion, CrawlUri, Finished, Frontier, Lease, NewUri, Next, Outcome, Release};
 use crate::politeness::RateCaps;
 use crate::robots::{self, RobotsEntry, RobotsRules};
 use crate::scope::{Scope, MAX_SEED_REDIRECTS};
-use crate::service;
 use crate::store::{encode, Store};
 use crate::warc::{self, recover, writer};
 
@@ -287,7 +287,7 @@ pub async fn run(
     // start time until the crawl is ready.
     let extender = tokio::spawn(async {
         loop {
-            service::extend_timeout(Duration::from_secs(30));
+            daemon::extend_timeout(Duration::from_secs(30));
             tokio::time::sleep(Duration::from_secs(10)).await;
         }
     });
@@ -475,8 +475,8 @@ async fn start_and_crawl(
             }
         }
     }
-    service::ready(&status_line(&shared, &frontier.counts()));
-    let heartbeat = tokio::spawn(heartbeat(shared.clone(), service::watchdog_interval()));
+    daemon::ready(&status_line(&shared, &frontier.counts()));
+    let heartbeat = tokio::spawn(heartbeat(shared.clone(), daemon::watchdog_interval()));
     let ticker = progress.clone().map(|bar| tokio::spawn(show_progress(frontier.clone(), bar, before)));
     if let Some(ms) = std::env::var("HARVESTD_TEST_WEDGE_FRONTIER_AFTER_MS").ok().and_then(|v| v.parse().ok()) {
         let f = frontier.clone();
@@ -507,19 +507,19 @@ async fn start_and_crawl(
         max_duration = run_limit => {
             shared.limit_reached(format!("max_duration = {} reached", humantime::format_duration(max_duration)));
             shared.stopping.store(true, std::sync::atomic::Ordering::SeqCst);
-            service::stopping("stopping: crawl limit reached");
+            daemon::stopping("stopping: crawl limit reached");
             let _ = stop_tx.send(true);
         }
         _ = shutdown => {
             info!(grace = ?config.shutdown_grace, "stop requested: finishing in-flight fetches, then closing the WARC file");
             shared.stopping.store(true, std::sync::atomic::Ordering::SeqCst);
-            service::stopping("stopping: finishing in-flight fetches");
+            daemon::stopping("stopping: finishing in-flight fetches");
             let _ = stop_tx.send(true);
         }
         _ = stop_watch.wait_for(|s| *s) => {
             let why = shared.limit.lock().ok().and_then(|l| l.clone()).unwrap_or_else(|| "crawl finished".into());
             shared.stopping.store(true, std::sync::atomic::Ordering::SeqCst);
-            service::stopping(&format!("stopping: {why}"));
+            daemon::stopping(&format!("stopping: {why}"));
         }
     }
     shared.wake.notify_waiters();
@@ -636,18 +636,18 @@ fn status_line(shared: &Shared, c: &crate::frontier::Counts) -> String {
     )
 }
 
-/// The crawl's heartbeat (see [`crate::service`]): each iteration reads the frontier's counters
+/// The crawl's heartbeat (see [`crate::daemon`]): each iteration reads the frontier's counters
 /// under its lock, then reports `STATUS=` and pings the watchdog, at least every half watchdog
 /// interval. An iteration that cannot complete sends nothing, so systemd restarts a wedged daemon.
 async fn heartbeat(shared: Arc<Shared>, watchdog: Option<Duration>) {
-    let period = service::heartbeat_period(watchdog);
+    let period = daemon::heartbeat_period(watchdog);
     loop {
         tokio::time::sleep(period).await;
         let f = shared.frontier.clone();
         let Ok(counts) = tokio::task::spawn_blocking(move || f.counts()).await else { return };
-        service::status(&status_line(&shared, &counts));
+        daemon::status(&status_line(&shared, &counts));
         if watchdog.is_some() {
-            service::watchdog();
+            daemon::watchdog();
         }
     }
 }
@@ -1000,7 +1000,7 @@ impl Shared {
                 min_free_disk = cfg.min_free_disk,
                 "free disk space is below min_free_disk: crawling paused until space returns (fetches in flight finish)"
             );
-            service::status(&format!("waiting for disk space: {free} bytes free on {}", dir.display()));
+            daemon::status(&format!("waiting for disk space: {free} bytes free on {}", dir.display()));
         } else if !low && self.disk_low.swap(false, SeqCst) {
             info!(dir = %dir.display(), free_bytes = free, "free disk space is back above min_free_disk: crawling resumes");
             self.wake.notify_waiters();

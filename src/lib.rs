@@ -28,23 +28,23 @@
 //! - [`extract`]: outlinks from HTML and CSS.
 //! - [`warc`]: record building, the writer thread, recovery and reading back.
 //! - [`crawler`]: workers, the commit task, drain and idle detection; its `Control` steers a run.
-//! - [`client`]: `harvestd status|pause|resume|seed add|exclude|reload`, calling that API.
-//! - [`api`]: the control API of `harvestd run` (axum): status, metrics, pause, seeds, reload.
+//! - [`api`]: the control API of `harvestd run` (axum): status, metrics, pause, seeds, reload;
+//!   [`api::client`] is the command-line side (`harvestd status|pause|…`, reqwest).
 //! - [`crawllog`]: `crawl.log`, a Heritrix-format line per finished URL.
 //! - [`clock`]: wall-clock time behind a trait (manual in tests).
 //! - [`progress`]: the terminal progress line of `harvestd crawl`, and log lines written around it.
-//! - [`service`]: what systemd is told (`READY`, `STATUS`, `WATCHDOG`, `STOPPING`).
+//! - [`daemon`]: what systemd is told (`READY`, `STATUS`, `WATCHDOG`, `RELOADING`, `STOPPING`).
 
 #![warn(missing_docs)]
 
 pub mod api;
 pub mod canon;
 pub mod cli;
-pub mod client;
 pub mod clock;
 pub mod config;
 pub mod crawler;
 pub mod crawllog;
+pub mod daemon;
 pub mod extract;
 pub mod fetch;
 pub mod frontier;
@@ -52,6 +52,5 @@ pub mod politeness;
 pub mod progress;
 pub mod robots;
 pub mod scope;
-pub mod service;
 pub mod store;
 pub mod warc;

@@ -15,10 +15,10 @@ use url::Url;
 use super::{seen_key, stored_exclusions, stored_seeds, Shared, PAUSED_KEY};
 use crate::canon::host_key;
 use crate::config::{Config, ScopeKind, Seed};
+use crate::daemon;
 use crate::frontier::{CrawlUri, NewUri};
 use crate::politeness::RateCaps;
 use crate::scope::Scope;
-use crate::service;
 
 /// Why a control request was not carried out.
 #[derive(Debug, thiserror::Error)]
@@ -247,17 +247,17 @@ impl Control {
     /// `RELOADING=1` … `READY=1`.
     pub fn reload(&self) -> Result<String, ControlError> {
         let s = &self.shared;
-        service::reloading();
+        daemon::reloading();
         let result = self.reload_inner();
         let state = s.state();
         match &result {
             Ok(msg) => {
                 info!("configuration reloaded: {msg}");
-                service::ready(&format!("{state}; reloaded: {msg}"));
+                daemon::ready(&format!("{state}; reloaded: {msg}"));
             }
             Err(e) => {
                 warn!(cause = %e, "configuration reload rejected; the running configuration is kept");
-                service::ready(&format!("{state}; reload rejected: {e}"));
+                daemon::ready(&format!("{state}; reload rejected: {e}"));
             }
         }
         s.wake.notify_waiters();
