@@ -7,7 +7,7 @@
 //! | `GET /status` | [`Status`] as JSON |
 //! | `GET /metrics` | Prometheus text format 0.0.4 |
 //! | `POST /pause`, `POST /resume` | `{"state": …}` |
-//! | `POST /seeds` | body `{"urls": [...], "scope": "host"}` → [`SeedsAdded`] |
+//! | `POST /seeds` | body `{"urls": [...], "scope": "host", "recrawl_interval": "1h", "recrawl_hops": 1}` (the last two optional) → [`SeedsAdded`] |
 //! | `POST /exclusions` | body `{"patterns": [...]}` → `{"added": n}` |
 //! | `POST /reload` | `{"reloaded": "…"}`, or 400 `{"error": "…"}` naming the bad key and line |
 //!
@@ -104,6 +104,12 @@ struct SeedsBody {
     /// `host` (default), `domain` or `prefix`.
     #[serde(default)]
     scope: Option<String>,
+    /// Recrawl the seeds this often (`"1h"`); absent: crawled once.
+    #[serde(default)]
+    recrawl_interval: Option<String>,
+    /// Hops from the seed re-fetched each round (default 1).
+    #[serde(default)]
+    recrawl_hops: Option<u32>,
 }
 
 /// A JSON body, or a JSON error naming what is wrong with it.
@@ -121,8 +127,19 @@ async fn seeds(
         Some(s) => ScopeKind::from_name(s)
             .ok_or_else(|| ControlError::BadRequest(format!("scope {s:?}: use \"host\", \"domain\" or \"prefix\"")))?,
     };
+    let recrawl = match body.recrawl_interval.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s) => {
+            let interval = humantime::parse_duration(s)
+                .map_err(|e| ControlError::BadRequest(format!("recrawl_interval {s:?}: {e}; write e.g. \"1h\"")))?;
+            if interval < std::time::Duration::from_secs(1) {
+                return Err(ControlError::BadRequest(format!("recrawl_interval {s:?}: must be at least 1s")));
+            }
+            Some(crate::config::Recrawl { interval, hops: body.recrawl_hops.unwrap_or(1) })
+        }
+    };
     let control = api.control.clone();
-    tokio::task::spawn_blocking(move || control.add_seeds(&body.urls, scope))
+    tokio::task::spawn_blocking(move || control.add_seeds(&body.urls, scope, recrawl))
         .await
         .map_err(|e| ControlError::Failed(e.to_string()))?
         .map(Json)

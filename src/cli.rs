@@ -154,6 +154,12 @@ pub enum SeedAction {
         /// Their scope: host, domain or prefix.
         #[arg(long, default_value = "host")]
         scope: String,
+        /// Recrawl them this often (e.g. 1h); without it they are crawled once.
+        #[arg(long, value_name = "DURATION")]
+        recrawl_interval: Option<String>,
+        /// Hops from each seed re-fetched on every recrawl (0: the seed alone).
+        #[arg(long, value_name = "N", default_value_t = 1)]
+        recrawl_hops: u32,
         /// How to reach the daemon.
         #[command(flatten)]
         api: ApiArgs,
@@ -191,8 +197,8 @@ pub fn main_with(cli: Cli) -> i32 {
         Command::Status { api, json } => client::run(&api.config, api.api.as_deref(), Call::Status { json }),
         Command::Pause { api } => client::run(&api.config, api.api.as_deref(), Call::Pause),
         Command::Resume { api } => client::run(&api.config, api.api.as_deref(), Call::Resume),
-        Command::Seed { action: SeedAction::Add { urls, scope, api } } => {
-            client::run(&api.config, api.api.as_deref(), Call::Seeds { urls, scope })
+        Command::Seed { action: SeedAction::Add { urls, scope, recrawl_interval, recrawl_hops, api } } => {
+            client::run(&api.config, api.api.as_deref(), Call::Seeds { urls, scope, recrawl_interval, recrawl_hops })
         }
         Command::Exclude { patterns, api } => client::run(&api.config, api.api.as_deref(), Call::Exclude { patterns }),
         Command::Reload { api } => client::run(&api.config, api.api.as_deref(), Call::Reload),
@@ -246,7 +252,7 @@ pub fn main_with(cli: Cli) -> i32 {
             let mut seeds = Vec::new();
             for u in &urls {
                 match parse_seed(u) {
-                    Ok(url) => seeds.push(Seed { url, scope: ScopeKind::Host }),
+                    Ok(url) => seeds.push(Seed { url, scope: ScopeKind::Host, recrawl: None }),
                     Err(e) => return fail(EXIT_CONFIG, e),
                 }
             }

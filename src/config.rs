@@ -44,6 +44,16 @@ pub struct RawSeed {
     /// `"host"` (default), `"domain"` or `"prefix"`.
     #[serde(default = "default_scope")]
     pub scope: Spanned<String>,
+    /// Recrawl the seed this often (e.g. `"1h"`); empty: crawl it once.
+    #[serde(default = "dflt_empty_spanned")]
+    pub recrawl_interval: Spanned<String>,
+    /// Hops from the seed re-fetched on each recrawl (0: the seed alone).
+    #[serde(default = "dflt_recrawl_hops")]
+    pub recrawl_hops: u32,
+}
+
+fn dflt_recrawl_hops() -> u32 {
+    1
 }
 
 fn default_scope() -> Spanned<String> {
@@ -84,6 +94,18 @@ raw_config! {
     warc_idle_close: Spanned<String> = "dflt_idle_close";
     /// gzip level of each record's member, 0–9.
     compression_level: Spanned<u32> = "dflt_compression";
+    /// `"1.1"` (default) or `"1.0"`: the WARC version written.
+    warc_version: Spanned<String> = "dflt_warc_version";
+    /// Write a `metadata` record beside each capture (hop path, via, seed, outlinks).
+    metadata_records: bool = "dflt_true";
+    /// `"url-agnostic"`, `"same-url"` or `"off"`: when a response's payload is identical to an
+    /// earlier full capture's, write a `revisit` record instead.
+    dedup: Spanned<String> = "dflt_dedup";
+    /// Payloads smaller than this are always written in full.
+    dedup_min_size: Spanned<String> = "dflt_dedup_min_size";
+    /// On a recrawl, send `If-None-Match` / `If-Modified-Since` from the previous full capture and
+    /// record a 304 as a `server-not-modified` revisit (replayed as a 304 by pywb).
+    conditional_recrawl: bool = "dflt_false";
     /// Who runs the crawl; written into every warcinfo record.
     operator: String = "dflt_empty";
     /// A page describing the crawl and how to reach its operator; sent in User-Agent and From.
@@ -193,6 +215,15 @@ raw_config! {
     api_token: String = "dflt_empty";
 }
 
+fn dflt_warc_version() -> Spanned<String> {
+    d("1.1")
+}
+fn dflt_dedup() -> Spanned<String> {
+    d("url-agnostic")
+}
+fn dflt_dedup_min_size() -> Spanned<String> {
+    d("1KB")
+}
 fn dflt_zero_u64() -> u64 {
     0
 }
@@ -317,6 +348,26 @@ fn dflt_state_cache() -> Spanned<String> {
     d("64MB")
 }
 
+/// Which earlier captures a response may be deduplicated against (`dedup`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dedup {
+    /// Any earlier full capture with the same payload digest, whatever its URL.
+    UrlAgnostic,
+    /// Only the same URL's previous full capture.
+    SameUrl,
+    /// Every response is written in full.
+    Off,
+}
+
+/// How a seed is recrawled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Recrawl {
+    /// Time between the starts of two rounds.
+    pub interval: Duration,
+    /// Hops from the seed re-fetched each round (0: the seed alone).
+    pub hops: u32,
+}
+
 /// How a seed's scope is drawn (DESIGN §Scope).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScopeKind {
@@ -335,6 +386,8 @@ pub struct Seed {
     pub url: Url,
     /// Its scope.
     pub scope: ScopeKind,
+    /// Its recrawl schedule (`None`: crawled once).
+    pub recrawl: Option<Recrawl>,
 }
 
 /// Whether robots.txt is obeyed.
@@ -404,6 +457,16 @@ pub struct Config {
     pub warc_idle_close: Duration,
     /// gzip level 0–9.
     pub compression_level: u32,
+    /// WARC version written.
+    pub warc_version: crate::warc::WarcVersion,
+    /// Write `metadata` records.
+    pub metadata_records: bool,
+    /// Deduplication of identical payloads.
+    pub dedup: Dedup,
+    /// Smallest payload deduplicated, bytes.
+    pub dedup_min_size: u64,
+    /// Conditional requests on recrawls.
+    pub conditional_recrawl: bool,
     /// Operator, for warcinfo.
     pub operator: String,
     /// Contact URL (may be empty: a warning at start).
@@ -596,7 +659,16 @@ impl Config {
                     )
                 }
             };
-            seeds.push(Seed { url, scope });
+            let recrawl = if s.recrawl_interval.get_ref().trim().is_empty() {
+                None
+            } else {
+                let interval = cx.duration("seeds.recrawl_interval", &s.recrawl_interval)?;
+                if interval < Duration::from_secs(1) {
+                    return cx.err("seeds.recrawl_interval", s.recrawl_interval.span(), "must be at least 1s");
+                }
+                Some(Recrawl { interval, hops: s.recrawl_hops })
+            };
+            seeds.push(Seed { url, scope, recrawl });
         }
         let mut exclude = Vec::new();
         for r in &raw.exclude {
@@ -731,6 +803,32 @@ impl Config {
             max_file_size,
             warc_idle_close: cx.duration("warc_idle_close", &raw.warc_idle_close)?,
             compression_level: level,
+            warc_version: match raw.warc_version.get_ref().trim() {
+                "1.1" => crate::warc::WarcVersion::V1_1,
+                "1.0" => crate::warc::WarcVersion::V1_0,
+                other => {
+                    return cx.err(
+                        "warc_version",
+                        raw.warc_version.span(),
+                        format!("{other:?} is not \"1.1\" or \"1.0\""),
+                    )
+                }
+            },
+            metadata_records: raw.metadata_records,
+            dedup: match raw.dedup.get_ref().trim() {
+                "url-agnostic" => Dedup::UrlAgnostic,
+                "same-url" => Dedup::SameUrl,
+                "off" => Dedup::Off,
+                other => {
+                    return cx.err(
+                        "dedup",
+                        raw.dedup.span(),
+                        format!("{other:?} is not \"url-agnostic\", \"same-url\" or \"off\""),
+                    )
+                }
+            },
+            dedup_min_size: cx.size("dedup_min_size", &raw.dedup_min_size)?,
+            conditional_recrawl: raw.conditional_recrawl,
             operator: raw.operator.clone(),
             contact_url: raw.contact_url.clone(),
             from: if raw.contact_email.trim().is_empty() {
@@ -904,6 +1002,26 @@ mod tests {
     fn parse(text: &str) -> Result<Config, ConfigError> {
         let raw = RawConfig::parse(text, "test.toml")?;
         Config::from_raw(&raw, "test.toml", text)
+    }
+
+    #[test]
+    fn dedup_version_and_recrawl_keys() {
+        let c = parse("dedup = \"same-url\"\nwarc_version = \"1.0\"\ndedup_min_size = \"2KB\"\n[[seeds]]\nurl = \"http://example.com/\"\nrecrawl_interval = \"1h\"\nrecrawl_hops = 2\n").unwrap();
+        assert_eq!(c.dedup, Dedup::SameUrl);
+        assert_eq!(c.warc_version, crate::warc::WarcVersion::V1_0);
+        assert_eq!(c.dedup_min_size, 2000);
+        assert_eq!(c.seeds[0].recrawl, Some(Recrawl { interval: Duration::from_secs(3600), hops: 2 }));
+        let c = parse("[[seeds]]\nurl = \"http://example.com/\"\n").unwrap();
+        assert_eq!(
+            (c.dedup, c.warc_version, c.seeds[0].recrawl),
+            (Dedup::UrlAgnostic, crate::warc::WarcVersion::V1_1, None)
+        );
+        let e = parse("workers = 2\ndedup = \"yes\"\n").unwrap_err();
+        assert_eq!((e.key.as_deref(), e.line), (Some("dedup"), Some(2)), "{e}");
+        let e = parse("warc_version = \"1.2\"\n").unwrap_err();
+        assert_eq!((e.key.as_deref(), e.line), (Some("warc_version"), Some(1)), "{e}");
+        let e = parse("[[seeds]]\nurl = \"http://example.com/\"\nrecrawl_interval = \"often\"\n").unwrap_err();
+        assert_eq!((e.key.as_deref(), e.line), (Some("seeds.recrawl_interval"), Some(3)), "{e}");
     }
 
     #[test]

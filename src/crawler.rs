@@ -33,9 +33,10 @@ use crate::politeness::RateCaps;
 use crate::robots::{self, RobotsEntry, RobotsRules};
 use crate::scope::{Scope, MAX_SEED_REDIRECTS};
 use crate::store::{encode, Store};
-use crate::warc::{self, recover, writer};
+use crate::warc::{self, recover, writer, CaptureMetadata, CaptureOptions, Primary, RevisitKind};
 
 mod control;
+pub mod recrawl;
 pub use control::{Control, ControlError, HostCounts, SeedsAdded, Status, UrlCounts};
 
 /// Longest URL queued, bytes (longer ones are dropped with a debug line).
@@ -186,6 +187,8 @@ struct Pending {
     tls: Option<String>,
     /// What crawl.log says of it besides the outcome.
     log: LogFacts,
+    /// The revisit profile its primary record was written with, when a revisit.
+    revisit: Option<RevisitKind>,
 }
 
 tokio::task_local! {
@@ -361,6 +364,7 @@ async fn start_and_crawl(
                 via: None,
                 seed: s.url.to_string(),
                 attempts: 0,
+                round: 0,
             },
         })
         .collect();
@@ -463,6 +467,8 @@ async fn start_and_crawl(
     };
     let api = api_listener.map(|l| crate::api::serve(l, control.clone(), config.api_token.clone()));
     let hup = tokio::spawn(on_sighup(hangup, control.clone(), mode));
+    // Seeds with a recrawl_interval come back when due (a daemon only: a one-shot crawl ends).
+    let recrawls = (mode == Mode::Daemon).then(|| tokio::spawn(recrawl::recrawl_loop(shared.clone())));
     if shared.paused.load(std::sync::atomic::Ordering::SeqCst) {
         if api.is_some() {
             warn!("the crawl is paused (since an earlier run): `harvestd resume` to go on");
@@ -542,6 +548,9 @@ async fn start_and_crawl(
     }
     hup.abort();
     disk_watch.abort();
+    if let Some(r) = recrawls {
+        r.abort();
+    }
     if let Some(api) = api {
         api.abort();
     }
@@ -658,19 +667,61 @@ fn stored_seeds(store: &Store) -> Result<Vec<Seed>, crate::store::StoreError> {
     for kv in store.tree.scan_prefix(b"s:") {
         let (k, v) = kv?;
         let url = String::from_utf8_lossy(&k[2..]).to_string();
-        if let (Ok(url), Some(scope)) = (Url::parse(&url), ScopeKind::from_name(&String::from_utf8_lossy(&v))) {
-            out.push(Seed { url, scope });
+        let (scope, recrawl) = match serde_json::from_slice::<StoredSeed>(&v) {
+            Ok(st) => (
+                ScopeKind::from_name(&st.scope),
+                st.recrawl_interval_ms
+                    .map(|ms| crate::config::Recrawl { interval: Duration::from_millis(ms), hops: st.recrawl_hops }),
+            ),
+            // Older states keep the scope's name alone.
+            Err(_) => (ScopeKind::from_name(&String::from_utf8_lossy(&v)), None),
+        };
+        if let (Ok(url), Some(scope)) = (Url::parse(&url), scope) {
+            out.push(Seed { url, scope, recrawl });
         }
     }
     Ok(out)
+}
+
+/// A seed added at run time, as kept under `s:` (older states hold the scope's name alone).
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct StoredSeed {
+    scope: String,
+    #[serde(default)]
+    recrawl_interval_ms: Option<u64>,
+    #[serde(default)]
+    recrawl_hops: u32,
+}
+
+/// The `s:` value of a seed added at run time.
+fn stored_seed_value(seed: &Seed) -> Vec<u8> {
+    encode(&StoredSeed {
+        scope: seed.scope.name().to_string(),
+        recrawl_interval_ms: seed.recrawl.map(|r| r.interval.as_millis() as u64),
+        recrawl_hops: seed.recrawl.map(|r| r.hops).unwrap_or(0),
+    })
 }
 
 fn writer_settings(c: &Config) -> writer::WriterSettings {
     let hostname = writer::hostname();
     let mut info = vec![
         ("software".to_string(), format!("harvestd/{}", env!("CARGO_PKG_VERSION"))),
-        ("format".into(), "WARC File Format 1.1".into()),
-        ("conformsTo".into(), "http://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/".into()),
+        (
+            "format".into(),
+            match c.warc_version {
+                warc::WarcVersion::V1_0 => "WARC File Format 1.0".into(),
+                warc::WarcVersion::V1_1 => "WARC File Format 1.1".into(),
+            },
+        ),
+        (
+            "conformsTo".into(),
+            match c.warc_version {
+                warc::WarcVersion::V1_0 => "http://bibnum.bnf.fr/WARC/WARC_ISO_28500_version1_latestdraft.pdf".into(),
+                warc::WarcVersion::V1_1 => {
+                    "http://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/".into()
+                }
+            },
+        ),
         ("hostname".into(), hostname.clone()),
     ];
     for (k, v) in [("operator", &c.operator), ("isPartOf", &c.crawl_name), ("description", &c.description)] {
@@ -698,6 +749,7 @@ fn writer_settings(c: &Config) -> writer::WriterSettings {
         group_commit: c.group_commit,
         idle_close: c.warc_idle_close,
         warcinfo: info,
+        version: c.warc_version,
     }
 }
 
@@ -813,7 +865,7 @@ fn commit_one(shared: &Shared, p: Pending, location: Option<writer::Location>, r
                 detail = %detail,
                 "finished"
             );
-            shared.log_finished(&p.uri, &p.outcome, p.payload_digest.as_deref(), &p.log);
+            shared.log_finished(&p.uri, &p.outcome, p.payload_digest.as_deref(), &p.log, p.revisit);
         }
         Err(e) => warn!(url = %p.uri.url, cause = %e, "could not commit a finished URL; it will be fetched again"),
     }
@@ -1038,8 +1090,20 @@ impl Shared {
     }
 
     /// Appends the crawl.log line of a finished URL (see [`crate::crawllog`]).
-    fn log_finished(&self, uri: &CrawlUri, outcome: &Outcome, digest: Option<&str>, facts: &LogFacts) {
+    fn log_finished(
+        &self,
+        uri: &CrawlUri,
+        outcome: &Outcome,
+        digest: Option<&str>,
+        facts: &LogFacts,
+        revisit: Option<RevisitKind>,
+    ) {
         let mut annotations = Vec::new();
+        match revisit {
+            Some(RevisitKind::IdenticalPayload) => annotations.push("duplicate:digest".to_string()),
+            Some(RevisitKind::NotModified) => annotations.push("duplicate:server-not-modified".to_string()),
+            None => {}
+        }
         if uri.attempts > 0 {
             annotations.push(format!("{}t", uri.attempts + 1));
         }
@@ -1182,7 +1246,7 @@ impl Shared {
             return vec![];
         };
         let kind = scope.kind_of(&uri.seed).unwrap_or(ScopeKind::Host);
-        scope.add_seed(Seed { url: target.clone(), scope: kind });
+        scope.add_seed(Seed { url: target.clone(), scope: kind, recrawl: None });
         info!(seed = %uri.seed, target = %target, "a seed redirects: its target becomes a seed");
         vec![([b"s:", target.as_str().as_bytes()].concat(), kind.name().as_bytes().to_vec())]
     }
@@ -1206,6 +1270,7 @@ impl Shared {
                 Ok(()) => {
                     let key = seen_key(&u);
                     if keys.insert(key.clone()) {
+                        let round = recrawl::child_round(self, parent, &hops);
                         out.push(NewUri {
                             seen_key: key,
                             host: host_key(&u),
@@ -1215,6 +1280,7 @@ impl Shared {
                                 via: Some(parent.url.clone()),
                                 seed: parent.seed.clone(),
                                 attempts: 0,
+                                round,
                             },
                         });
                     }
@@ -1316,7 +1382,14 @@ async fn process(
             }
         }
     }
-    let result = shared.fetcher.fetch(&url).await;
+    // A conditional recrawl sends the validators of the URL's previous full capture.
+    let asked = if shared.cfg().conditional_recrawl && lease.uri.round > 0 {
+        recrawl::prior(shared, &lease.seen_key).filter(|p| !p.validators().is_empty())
+    } else {
+        None
+    };
+    let validators = asked.as_ref().map(|p| p.validators()).unwrap_or_default();
+    let result = shared.fetcher.fetch_with(&url, &validators).await;
     let retry_wait = retry_wait(shared, lease.uri.attempts + 1, &result);
     release_after(shared, &lease.host, &result, retry_wait);
     let retry = retry_wait.map(|_| NewUri {
@@ -1330,10 +1403,11 @@ async fn process(
             let status = ex.status().unwrap_or(0);
             if retry.is_some() {
                 // This try's response is archived; its links wait for the try that succeeds.
-                let (seen, uri) = (lease.seen_key.clone(), lease.uri.clone());
-                send_capture(jobs, &ex, seen, true, uri, Outcome::Fetched(status), vec![], vec![], retry).await;
+                let c = Capture::new(lease.seen_key.clone(), true, lease.uri.clone(), Outcome::Fetched(status));
+                send_capture(shared, jobs, &ex, Capture { retry, ..c }).await;
                 return;
             }
+            let plan = recrawl::plan(shared, &lease.seen_key, &ex, asked.as_ref());
             let max_decoded = shared.cfg().max_decoded_size;
             let ex = Arc::new(ex);
             let ex2 = ex.clone();
@@ -1354,9 +1428,10 @@ async fn process(
                 links.truncate(MAX_LINKS_PER_PAGE);
             }
             let extra = shared.follow_seed_redirect(&lease.uri, &links);
+            let listed: Vec<(String, char)> = links.iter().map(|(u, h)| (u.to_string(), *h)).collect();
             let outlinks = shared.scoped_outlinks(&lease.uri, links);
-            let (seen, uri) = (lease.seen_key.clone(), lease.uri.clone());
-            send_capture(jobs, &ex, seen, true, uri, Outcome::Fetched(status), outlinks, extra, None).await;
+            let c = Capture::new(lease.seen_key.clone(), true, lease.uri.clone(), Outcome::Fetched(status));
+            send_capture(shared, jobs, &ex, Capture { outlinks, extra, plan: Some(plan), links: listed, ..c }).await;
         }
     }
 }
@@ -1428,13 +1503,12 @@ fn finish_direct(
         retry,
         tls: None,
         log: LogFacts::none(),
+        revisit: None,
     });
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn send_capture(
-    jobs: &mpsc::Sender<writer::Job<Pending>>,
-    ex: &Exchange,
+/// A capture handed to the WARC writer, with what its commit needs.
+struct Capture {
     seen: String,
     leased: bool,
     uri: CrawlUri,
@@ -1442,21 +1516,57 @@ async fn send_capture(
     outlinks: Vec<NewUri>,
     extra: Vec<(Vec<u8>, Vec<u8>)>,
     retry: Option<NewUri>,
-) {
-    let recs = warc::capture_records(ex);
+    /// Full or revisit, and the index entries (`None`: a full response, not indexed).
+    plan: Option<recrawl::CapturePlan>,
+    /// The page's links for the metadata record (URL, hop type).
+    links: Vec<(String, char)>,
+}
+
+impl Capture {
+    fn new(seen: String, leased: bool, uri: CrawlUri, outcome: Outcome) -> Capture {
+        Capture { seen, leased, uri, outcome, outlinks: vec![], extra: vec![], retry: None, plan: None, links: vec![] }
+    }
+}
+
+/// Builds the capture's records (full or revisit, metadata when on) and hands them to the writer.
+async fn send_capture(shared: &Shared, jobs: &mpsc::Sender<writer::Job<Pending>>, ex: &Exchange, c: Capture) {
+    let cfg = shared.cfg();
+    let metadata = cfg.metadata_records.then(|| CaptureMetadata {
+        hops: c.uri.hops.clone(),
+        via: c.uri.via.clone(),
+        seed: c.uri.seed.clone(),
+        fetch_ms: ex.duration.as_millis() as u64,
+        outlinks: c.links,
+    });
+    let primary = c.plan.as_ref().map(|p| p.primary.clone()).unwrap_or(Primary::Full);
+    let opts = CaptureOptions {
+        version: cfg.warc_version,
+        metadata,
+        payload_digest: c.plan.as_ref().map(|p| p.digest.clone()),
+    };
+    let recs = warc::capture_records(ex, &primary, &opts);
+    let mut extra = c.extra;
+    if let Some(plan) = &c.plan {
+        extra.extend(recrawl::index_entries(plan, &c.seen, ex, &recs.record_id, &recs.date));
+    }
+    let revisit = match &primary {
+        Primary::Revisit(kind, _) => Some(*kind),
+        Primary::Full => None,
+    };
     let pending = Pending {
-        seen_key: seen,
-        leased,
-        uri,
-        outcome,
+        seen_key: c.seen,
+        leased: c.leased,
+        uri: c.uri,
+        outcome: c.outcome,
         record_id: Some(recs.record_id.clone()),
         payload_digest: Some(recs.payload_digest.clone()),
         captured_ms: ex.date.timestamp_millis().max(0) as u64,
-        outlinks,
+        outlinks: c.outlinks,
         extra,
-        retry,
+        retry: c.retry,
         tls: ex.tls_verdict.clone(),
         log: LogFacts::of(ex),
+        revisit,
     };
     if let Some(v) = ex.tls_verdict.as_deref().filter(|v| *v != "valid") {
         warn!(url = %ex.url, verdict = v, "certificate did not verify; captured anyway (tls_verify = \"capture\")");
@@ -1500,11 +1610,14 @@ async fn fetch_robots(
             via: Some(url.to_string()),
             seed: url.to_string(),
             attempts: 0,
+            round: 0,
         };
         if let (Ok(ex), Some(next)) = (&result, &redirect) {
             // A redirect hop: archived; the decision comes from where it leads.
             let status = ex.status().unwrap_or(0);
-            send_capture(jobs, ex, seen_key(&target), false, uri, Outcome::Fetched(status), vec![], vec![], None).await;
+            let link = vec![(next.to_string(), 'R')];
+            let c = Capture::new(seen_key(&target), false, uri, Outcome::Fetched(status));
+            send_capture(shared, jobs, ex, Capture { links: link, ..c }).await;
             target = next.clone();
             hops.push('R');
             continue;
@@ -1544,14 +1657,22 @@ async fn fetch_robots(
             }
             _ => vec![],
         };
-        let from =
-            CrawlUri { url: target.to_string(), hops: String::new(), via: None, seed: seed.to_string(), attempts: 0 };
+        let from = CrawlUri {
+            url: target.to_string(),
+            hops: String::new(),
+            via: None,
+            seed: seed.to_string(),
+            attempts: 0,
+            round: 0,
+        };
         let sitemap_uris = shared.scoped_outlinks(&from, sitemaps);
         match result {
             Ok(ex) => {
                 let status = ex.status().unwrap_or(0);
                 let outcome = Outcome::Fetched(status);
-                send_capture(jobs, &ex, seen_key(&target), false, uri, outcome, sitemap_uris, extra, None).await;
+                let listed = sitemap_uris.iter().map(|n| (n.uri.url.clone(), 'M')).collect();
+                let c = Capture::new(seen_key(&target), false, uri, outcome);
+                send_capture(shared, jobs, &ex, Capture { outlinks: sitemap_uris, extra, links: listed, ..c }).await;
             }
             Err(e) => {
                 let _ = direct.send(Pending {
@@ -1567,6 +1688,7 @@ async fn fetch_robots(
                     retry: None,
                     tls: None,
                     log: LogFacts::none(),
+                    revisit: None,
                 });
             }
         }

@@ -38,6 +38,14 @@ pub struct CrawlUri {
     /// Tries already made (0 for a URL never fetched).
     #[serde(default)]
     pub attempts: u32,
+    /// The recrawl round it belongs to (0: the first crawl). A URL of round `n` is queued again
+    /// when it last finished in an earlier round (DESIGN §Recrawl).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub round: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// A URL to queue: its keys and its crawl URI.
@@ -376,10 +384,23 @@ impl Txn<'_> {
     }
 
     /// Queues `n` unless its seen key is already known (or, with `again`, whatever it is: a retry).
-    /// Returns whether it was queued.
+    /// A URL of a recrawl round (`round > 0`) that last finished in an earlier round is queued
+    /// again. Returns whether it was queued.
     fn enqueue(&mut self, n: &NewUri, again: bool) -> Result<bool, StoreError> {
-        if !again && (self.seen.contains(&n.seen_key) || self.tree.contains_key(k_url(&n.seen_key))?) {
+        if !again && self.seen.contains(&n.seen_key) {
             return Ok(false);
+        }
+        if !again {
+            if let Some(v) = self.tree.get(k_url(&n.seen_key))? {
+                let earlier_round = n.uri.round > 0
+                    && match decode::<UrlRecord>(&k_url(&n.seen_key), &v)?.state {
+                        UrlState::Finished(f) => f.uri.round < n.uri.round,
+                        UrlState::Queued => false,
+                    };
+                if !earlier_round {
+                    return Ok(false);
+                }
+            }
         }
         if !again && n.uri.hops.ends_with('M') {
             if self.counts.sitemap_urls >= self.max_sitemap_urls {
@@ -654,6 +675,28 @@ impl Frontier {
         Ok(added)
     }
 
+    /// Queues `uris` again for a recrawl round, whatever they are, except those queued or leased
+    /// now; writes `extra` (the recrawl schedule) in the same batch. Returns how many were queued.
+    pub fn requeue(&self, uris: &[NewUri], extra: Vec<(Vec<u8>, Vec<u8>)>) -> Result<usize, StoreError> {
+        let mut inner = self.lock();
+        let mut t = self.txn(*inner);
+        let mut added = 0;
+        for n in uris {
+            let queued = match t.tree.get(k_url(&n.seen_key))? {
+                Some(v) => matches!(decode::<UrlRecord>(&k_url(&n.seen_key), &v)?.state, UrlState::Queued),
+                None => false,
+            };
+            if !queued && t.enqueue(n, true)? {
+                added += 1;
+            }
+        }
+        for (k, v) in extra {
+            t.batch.insert(k, v);
+        }
+        t.apply(&mut inner)?;
+        Ok(added)
+    }
+
     /// The stored record of a URL.
     pub fn url_record(&self, seen_key: &str) -> Result<Option<UrlRecord>, StoreError> {
         let k = k_url(seen_key);
@@ -718,7 +761,7 @@ mod tests {
         NewUri {
             seen_key: crate::canon::seen_key(&u),
             host: crate::canon::host_key(&u),
-            uri: CrawlUri { url: url.into(), hops: String::new(), via: None, seed: url.into(), attempts: 0 },
+            uri: CrawlUri { url: url.into(), hops: String::new(), via: None, seed: url.into(), attempts: 0, round: 0 },
         }
     }
 
@@ -819,6 +862,48 @@ mod tests {
         })
         .unwrap();
         assert!(matches!(f.next().unwrap(), Next::Lease(_)));
+    }
+
+    fn finish_with(f: &Frontier, l: &Lease, outlinks: &[NewUri]) -> usize {
+        f.release_host(&l.host, Release::NOW).unwrap();
+        f.finish(Completion {
+            seen_key: &l.seen_key,
+            leased: true,
+            result: done(l),
+            outlinks,
+            extra: vec![],
+            records: 0,
+            bytes: 0,
+            retry: None,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn a_recrawl_round_queues_urls_finished_in_earlier_rounds_once() {
+        let (_d, f, _c) = setup();
+        f.add(&[new_uri("http://a.example/")]).unwrap();
+        let l = lease(&f);
+        assert_eq!(finish_with(&f, &l, &[new_uri("http://a.example/child")]), 1);
+        let child = lease(&f);
+        assert_eq!(finish_with(&f, &child, &[]), 0);
+        // Round 1: the seed again (it is finished), with its extra state in the same batch.
+        let mut seed = new_uri("http://a.example/");
+        seed.uri.round = 1;
+        assert_eq!(f.requeue(std::slice::from_ref(&seed), vec![(b"c:x".to_vec(), b"1".to_vec())]).unwrap(), 1);
+        assert_eq!(f.store().tree.get(b"c:x").unwrap().as_deref(), Some(&b"1"[..]));
+        assert_eq!(f.requeue(std::slice::from_ref(&seed), vec![]).unwrap(), 0, "already queued");
+        let l = lease(&f);
+        assert_eq!(l.uri.round, 1);
+        // Its child, finished in round 0, comes back as a round-1 URL; a round-0 link does not.
+        let mut child1 = new_uri("http://a.example/child");
+        child1.uri.round = 1;
+        assert_eq!(finish_with(&f, &l, &[new_uri("http://a.example/child"), child1.clone()]), 1);
+        let c = lease(&f);
+        assert_eq!(c.uri.round, 1);
+        // Finished in round 1, it is not queued again by another round-1 link.
+        assert_eq!(finish_with(&f, &c, &[child1]), 0);
+        assert_eq!(f.counts().queued, 0);
     }
 
     #[test]

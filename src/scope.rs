@@ -73,6 +73,8 @@ pub struct Scope {
     domains: HashSet<String>,
     /// Prefixes of `prefix` seeds, by host.
     prefixes: HashMap<String, Vec<String>>,
+    /// Recrawl schedules of the seeds that have one, by seed URL.
+    recrawls: HashMap<String, crate::config::Recrawl>,
     max_hops: usize,
     exclude: Vec<Regex>,
 }
@@ -89,6 +91,7 @@ impl Scope {
             hosts: HashSet::new(),
             domains: HashSet::new(),
             prefixes: HashMap::new(),
+            recrawls: HashMap::new(),
             max_hops,
             exclude,
         };
@@ -118,7 +121,22 @@ impl Scope {
                 self.prefixes.entry(host).or_default().push(prefix);
             }
         }
+        if let Some(r) = seed.recrawl {
+            self.recrawls.insert(seed.url.to_string(), r);
+        }
         self.seeds.insert(seed.url.to_string(), seed.scope);
+    }
+
+    /// The recrawl schedule of the seed `seed` (a seed URL as written in a crawl URI), if it has one.
+    pub fn recrawl_of(&self, seed: &str) -> Option<crate::config::Recrawl> {
+        self.recrawls.get(seed).copied()
+    }
+
+    /// Every seed with a recrawl schedule, as (seed URL, schedule), in URL order.
+    pub fn recrawl_seeds(&self) -> Vec<(String, crate::config::Recrawl)> {
+        let mut v: Vec<_> = self.recrawls.iter().map(|(u, r)| (u.clone(), *r)).collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
     }
 
     /// Adds an exclusion (an operator's, at run time); a pattern already there is not added twice.
@@ -187,7 +205,7 @@ mod tests {
     use super::*;
 
     fn seed(u: &str, scope: ScopeKind) -> Seed {
-        Seed { url: Url::parse(u).unwrap(), scope }
+        Seed { url: Url::parse(u).unwrap(), scope, recrawl: None }
     }
 
     fn scope() -> Scope {

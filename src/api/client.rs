@@ -29,6 +29,10 @@ pub enum Call {
         urls: Vec<String>,
         /// `host`, `domain` or `prefix`.
         scope: String,
+        /// Recrawl interval (`"1h"`), if any.
+        recrawl_interval: Option<String>,
+        /// Hops re-fetched each round.
+        recrawl_hops: u32,
     },
     /// `POST /exclusions`.
     Exclude {
@@ -115,9 +119,16 @@ pub fn run(config: &Path, api: Option<&str>, call: Call) -> i32 {
             Call::Status { .. } => (reqwest::Method::GET, "/status", None),
             Call::Pause => (reqwest::Method::POST, "/pause", None),
             Call::Resume => (reqwest::Method::POST, "/resume", None),
-            Call::Seeds { urls, scope } => {
-                (reqwest::Method::POST, "/seeds", Some(serde_json::json!({ "urls": urls, "scope": scope })))
-            }
+            Call::Seeds { urls, scope, recrawl_interval, recrawl_hops } => (
+                reqwest::Method::POST,
+                "/seeds",
+                Some(serde_json::json!({
+                    "urls": urls,
+                    "scope": scope,
+                    "recrawl_interval": recrawl_interval,
+                    "recrawl_hops": recrawl_hops,
+                })),
+            ),
             Call::Exclude { patterns } => {
                 (reqwest::Method::POST, "/exclusions", Some(serde_json::json!({ "patterns": patterns })))
             }

@@ -12,7 +12,7 @@ use tokio::sync::watch;
 use tracing::{info, warn};
 use url::Url;
 
-use super::{seen_key, stored_exclusions, stored_seeds, Shared, PAUSED_KEY};
+use super::{seen_key, stored_exclusions, stored_seed_value, stored_seeds, Shared, PAUSED_KEY};
 use crate::canon::host_key;
 use crate::config::{Config, ScopeKind, Seed};
 use crate::daemon;
@@ -159,9 +159,15 @@ impl Control {
         Ok(())
     }
 
-    /// Adds seeds (http or https URLs) with `scope`: they join the scope (kept in the state) and are
-    /// queued unless the crawl has seen them. A bad URL rejects the whole request.
-    pub fn add_seeds(&self, urls: &[String], scope: ScopeKind) -> Result<SeedsAdded, ControlError> {
+    /// Adds seeds (http or https URLs) with `scope` and an optional recrawl schedule: they join the
+    /// scope (kept in the state) and are queued unless the crawl has seen them. A bad URL rejects
+    /// the whole request.
+    pub fn add_seeds(
+        &self,
+        urls: &[String],
+        scope: ScopeKind,
+        recrawl: Option<crate::config::Recrawl>,
+    ) -> Result<SeedsAdded, ControlError> {
         let mut parsed = Vec::new();
         for u in urls {
             let url = Url::parse(u.trim()).map_err(|e| ControlError::BadRequest(format!("{u:?} is not a URL: {e}")))?;
@@ -170,7 +176,7 @@ impl Control {
             }
             parsed.push(url);
         }
-        let seeds: Vec<Seed> = parsed.into_iter().map(|url| Seed { url, scope }).collect();
+        let seeds: Vec<Seed> = parsed.into_iter().map(|url| Seed { url, scope, recrawl }).collect();
         let queued = self.queue_seeds(&seeds, true)?;
         info!(seeds = seeds.len(), queued, "seeds added");
         Ok(SeedsAdded { queued, known: seeds.len() - queued })
@@ -182,7 +188,7 @@ impl Control {
         if keep {
             let mut batch = sled::Batch::default();
             for seed in seeds {
-                batch.insert([b"s:", seed.url.as_str().as_bytes()].concat(), seed.scope.name().as_bytes());
+                batch.insert([b"s:", seed.url.as_str().as_bytes()].concat(), stored_seed_value(seed));
             }
             s.frontier.store().tree.apply_batch(batch)?;
         }
@@ -202,6 +208,7 @@ impl Control {
                     via: None,
                     seed: seed.url.to_string(),
                     attempts: 0,
+                    round: 0,
                 },
             })
             .collect();

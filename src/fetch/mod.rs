@@ -454,6 +454,12 @@ impl Fetcher {
     /// the same authority is reused when it is still open; a request that fails on a reused
     /// connection before any response byte is retried once on a fresh one (DESIGN traps).
     pub async fn fetch(&self, url: &Url) -> Result<Exchange, FetchError> {
+        self.fetch_with(url, &[]).await
+    }
+
+    /// [`Fetcher::fetch`] with extra request header fields after the standard ones (the
+    /// validators of a conditional recrawl: `If-None-Match`, `If-Modified-Since`; RFC 9110 §13.1).
+    pub async fn fetch_with(&self, url: &Url, extra: &[(http::HeaderName, String)]) -> Result<Exchange, FetchError> {
         if !matches!(url.scheme(), "http" | "https") {
             return Err(FetchError::InvalidUrl(format!("unsupported scheme {:?}", url.scheme())));
         }
@@ -463,7 +469,7 @@ impl Fetcher {
         }
         let key = crate::canon::authority(url);
         if let Some(conn) = self.take_idle(&key) {
-            match self.exchange(conn, url, &target).await {
+            match self.exchange(conn, url, &target, extra).await {
                 Err(FetchError::NoResponse(why)) => {
                     tracing::debug!(url = %url, cause = %why, "reused connection was stale; retrying on a fresh one");
                 }
@@ -471,7 +477,7 @@ impl Fetcher {
             }
         }
         let conn = self.connect(url).await?;
-        let result = self.exchange(conn, url, &target).await;
+        let result = self.exchange(conn, url, &target, extra).await;
         self.finish(key, result)
     }
 
@@ -636,7 +642,13 @@ impl Fetcher {
 
     /// Runs one GET exchange on `conn`, recording it. Returns the exchange and the connection when
     /// it may carry another request (complete, length-framed, no surplus, no `Connection: close`).
-    async fn exchange(&self, mut conn: Conn, url: &Url, target: &str) -> Result<(Exchange, Option<Conn>), FetchError> {
+    async fn exchange(
+        &self,
+        mut conn: Conn,
+        url: &Url,
+        target: &str,
+        extra: &[(http::HeaderName, String)],
+    ) -> Result<(Exchange, Option<Conn>), FetchError> {
         let tape = conn.tape.clone();
         let cap = self.settings.max_record_size;
         let date = Utc::now();
@@ -655,6 +667,9 @@ impl Fetcher {
         }
         if let Some(cookie) = self.jar.as_ref().and_then(|j| cookies::request_header(j, url)) {
             req = req.header(http::header::COOKIE, cookie);
+        }
+        for (name, value) in extra {
+            req = req.header(name, value);
         }
         let req = req.body(Empty::<Bytes>::new()).map_err(|e| FetchError::InvalidUrl(format!("{url}: {e}")))?;
 

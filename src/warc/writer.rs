@@ -19,7 +19,7 @@ use flate2::write::GzEncoder;
 use flate2::Compression;
 use tokio::sync::mpsc;
 
-use super::{warcinfo_record, Record};
+use super::{warcinfo_record_as, Record, WarcVersion};
 
 /// Most captures waiting for one fsync.
 pub const MAX_GROUP: usize = 512;
@@ -88,6 +88,8 @@ pub struct WriterSettings {
     pub idle_close: Duration,
     /// The warcinfo fields (`software`, `operator`, …), written in every file.
     pub warcinfo: Vec<(String, String)>,
+    /// The WARC version of the records' version line (records are built for it by the caller).
+    pub version: WarcVersion,
 }
 
 /// `{prefix}-{yyyyMMddHHmmssSSS}-{serial:05}-{hostname}.warc.gz` (the IIPC naming Heritrix and
@@ -143,9 +145,14 @@ pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
-/// Compresses one record into its own gzip member.
+/// Compresses one record (serialised as WARC/1.1) into its own gzip member.
 pub fn gzip_member(record: &Record, level: u32) -> Vec<u8> {
-    let raw = record.to_bytes();
+    gzip_member_as(record, level, WarcVersion::V1_1)
+}
+
+/// Compresses one record, serialised with the version line of `version`, into its own gzip member.
+pub fn gzip_member_as(record: &Record, level: u32, version: WarcVersion) -> Vec<u8> {
+    let raw = record.to_bytes_as(version);
     let mut enc = GzEncoder::new(Vec::with_capacity(raw.len() / 3 + 64), Compression::new(level));
     enc.write_all(&raw).expect("writing to a Vec cannot fail");
     enc.finish().expect("writing to a Vec cannot fail")
@@ -279,8 +286,8 @@ impl<T> WriterLoop<T> {
         // Held while the file is written: start-up recovery in another process leaves a locked
         // `.open` file alone (it belongs to a live crawl).
         file.try_lock().map_err(|e| std::io::Error::other(format!("locking {name}.open: {e}")))?;
-        let info = warcinfo_record(&name, &w.s.warcinfo);
-        let member = gzip_member(&info, w.s.compression_level);
+        let info = warcinfo_record_as(&name, &w.s.warcinfo, w.s.version);
+        let member = gzip_member_as(&info, w.s.compression_level, w.s.version);
         file.write_all(&member)?;
         w.dir_dirty = true;
         self.warcinfo_id = info.field("WARC-Record-ID").unwrap_or_default().to_string();
@@ -295,13 +302,13 @@ impl<T> WriterLoop<T> {
                 return self.fail(format!("creating a WARC file in {}: {e}", self.w.s.dir.display()));
             }
         }
-        let level = self.w.s.compression_level;
+        let (level, version) = (self.w.s.compression_level, self.w.s.version);
         let mut members = Vec::with_capacity(job.records.len());
         let mut raw_bytes = 0u64;
         for mut r in job.records {
             r.set_warcinfo_id(&self.warcinfo_id);
             raw_bytes += r.block.len() as u64;
-            members.push(gzip_member(&r, level));
+            members.push(gzip_member_as(&r, level, version));
         }
         let cur = self.w.current.as_mut().expect("opened above");
         let start = cur.len;

@@ -15,6 +15,7 @@ mod limits;
 mod operations;
 mod politeness;
 mod replay;
+mod revisit;
 mod service;
 mod site;
 mod support;

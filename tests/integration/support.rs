@@ -399,8 +399,8 @@ pub fn check_digests(recs: &[Rec]) {
     }
 }
 
-/// Checks that every response has exactly one request concurrent to it and every request's
-/// Concurrent-To names a response in the same file.
+/// Checks that every response (resource, revisit) has exactly one request concurrent to it and
+/// every request's Concurrent-To names one in the same file.
 pub fn check_groups(recs: &[Rec]) {
     let mut by_file: HashMap<&Path, Vec<&Rec>> = HashMap::new();
     for r in recs {
@@ -410,7 +410,7 @@ pub fn check_groups(recs: &[Rec]) {
         assert_eq!(rs[0].get("warc-type"), Some("warcinfo"), "{}: warcinfo first", f.display());
         let primaries: Vec<&str> = rs
             .iter()
-            .filter(|r| matches!(r.get("warc-type"), Some("response" | "resource")))
+            .filter(|r| matches!(r.get("warc-type"), Some("response" | "resource" | "revisit")))
             .map(|r| r.get("warc-record-id").unwrap())
             .collect();
         let requests: Vec<&str> = rs
@@ -434,6 +434,90 @@ pub fn venv_tool(name: &str) -> PathBuf {
         dirs.insert(0, Path::new(&v).join("bin"));
     }
     dirs.into_iter().map(|d| d.join(name)).find(|p| p.exists()).unwrap_or_else(|| PathBuf::from(name))
+}
+
+/// Every record of the closed WARC files in `dir`, after checking them: digests recomputed by the
+/// spec, capture groups complete, and `warcio check` on each file.
+pub fn checked_records(dir: &Path) -> Vec<Rec> {
+    let recs = read_warcs(dir);
+    check_digests(&recs);
+    check_groups(&recs);
+    for f in warc_files(dir) {
+        warcio_check(&f, &recs).unwrap();
+    }
+    recs
+}
+
+/// A running pywb `wayback`, killed when dropped, however the test ends.
+pub struct Wayback(pub std::process::Child);
+
+impl Drop for Wayback {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Starts pywb's `wayback` in `root` (a directory holding `collections/`) on a free loopback port
+/// and waits until it accepts connections; returns it and its port.
+pub fn start_wayback(root: &Path) -> (Wayback, u16) {
+    let port = free_port();
+    let w = Wayback(
+        Command::new(venv_tool("wayback"))
+            .args(["--bind", "127.0.0.1", "-p", &port.to_string()])
+            .current_dir(root)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("starting pywb's wayback"),
+    );
+    let t = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(t.elapsed() < Duration::from_secs(60), "pywb did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    (w, port)
+}
+
+/// A pywb collection `coll` under `root` holding `warcs`, indexed by pywb itself (`wb-manager
+/// add`), served by [`start_wayback`].
+pub fn pywb_collection(root: &Path, warcs: &[PathBuf]) -> (Wayback, u16) {
+    std::fs::create_dir_all(root).unwrap();
+    let st = Command::new(venv_tool("wb-manager")).arg("init").arg("coll").current_dir(root).output().unwrap();
+    assert!(st.status.success(), "wb-manager init: {}", String::from_utf8_lossy(&st.stderr));
+    let st =
+        Command::new(venv_tool("wb-manager")).arg("add").arg("coll").args(warcs).current_dir(root).output().unwrap();
+    assert!(st.status.success(), "wb-manager add: {}", String::from_utf8_lossy(&st.stderr));
+    start_wayback(root)
+}
+
+/// A plain HTTP/1.0 GET to 127.0.0.1:`port` with no Accept-Encoding: (status, headers with
+/// lower-case names, body).
+pub fn http_get(port: u16, path: &str) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n").unwrap();
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).unwrap();
+    let (head, body) = split_http(&buf);
+    let head = String::from_utf8_lossy(head);
+    let mut lines = head.lines();
+    let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    (status, headers, body.to_vec())
+}
+
+/// The first header named `name` (lower case) of [`http_get`]'s headers.
+pub fn header<'a>(h: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    h.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
 }
 
 /// The path of `warcio`.
