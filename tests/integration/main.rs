@@ -18,3 +18,4 @@ mod replay;
 mod service;
 mod site;
 mod support;
+mod verify;
