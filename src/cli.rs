@@ -1,6 +1,7 @@
-//! The command line (clap): `run`, `crawl`, `check-config`. A public contract used by scripts and
+//! The command line (clap): `run`, `crawl`, `check-config`, the control commands, `verify`. A public contract used by scripts and
 //! benchmarks; see README.md for the meaning of every flag.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -130,6 +131,16 @@ pub enum Command {
         #[command(flatten)]
         api: ApiArgs,
     },
+    /// Check WARC files (`.warc.gz` or uncompressed) against WARC 1.1: header grammar, framing,
+    /// block and payload digests, HTTP messages, unique record IDs and references across the files.
+    /// Prints one line per problem on stdout (`FILE:OFFSET: error|warning: message`, OFFSET being
+    /// the gzip member's or the record's byte offset), then a summary line. Exit 0 without errors,
+    /// 1 with any error, 2 for a usage error (no file, an unreadable path).
+    Verify {
+        /// The WARC files.
+        #[arg(required = true, value_name = "WARC")]
+        files: Vec<PathBuf>,
+    },
 }
 
 /// How the control commands find the daemon.
@@ -202,6 +213,7 @@ pub fn main_with(cli: Cli) -> i32 {
         }
         Command::Exclude { patterns, api } => client::run(&api.config, api.api.as_deref(), Call::Exclude { patterns }),
         Command::Reload { api } => client::run(&api.config, api.api.as_deref(), Call::Reload),
+        Command::Verify { files } => verify(&files),
         Command::Run { config, exit_when_done } => {
             let cfg = match Config::load(&config) {
                 Ok(c) => c,
@@ -310,6 +322,29 @@ fn crawl_with(cfg: Config, seeds: Vec<Seed>, mode: Mode) -> i32 {
             fail(EXIT_CONFIG, e)
         }
         Err(e) => fail(EXIT_FAILED, e),
+    }
+}
+
+/// `harvestd verify`: usage errors (exit 2) before any check, then the problems and the summary on
+/// stdout; exit 1 when any error was found.
+fn verify(files: &[PathBuf]) -> i32 {
+    for f in files {
+        match std::fs::File::open(f).and_then(|h| h.metadata()) {
+            Ok(m) if m.is_file() => {}
+            Ok(_) => return fail(EXIT_CONFIG, format!("{}: not a file", f.display())),
+            Err(e) => return fail(EXIT_CONFIG, format!("{}: {e}", f.display())),
+        }
+    }
+    let report = crate::warc::verify::verify(files);
+    let mut out = std::io::stdout().lock();
+    for p in &report.problems {
+        let _ = writeln!(out, "{}", report.line(p));
+    }
+    let _ = writeln!(out, "{}", report.summary());
+    if report.count(crate::warc::verify::Severity::Error) > 0 {
+        EXIT_FAILED
+    } else {
+        0
     }
 }
 

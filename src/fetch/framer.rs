@@ -6,7 +6,8 @@
 //! response record must hold exactly the final message (WARC 1.1 §6.3.2), so the framer cuts it, and
 //! lists the content ranges with the transfer coding removed (the payload, WARC 1.1 §5.9). It
 //! parses leniently (obsolete line folding, spaces before the colon, invalid header lines are
-//! tolerated) because a capture is archived as received.
+//! tolerated) because a capture is archived as received. [`frame_request`] frames a request the
+//! same way, for `harvestd verify` (WARC request records).
 
 use std::ops::Range;
 
@@ -17,7 +18,7 @@ pub struct Framed {
     pub start: usize,
     /// Offset just past the final head's blank line.
     pub head_end: usize,
-    /// The final status code.
+    /// The final status code (0 for a request).
     pub status: u16,
     /// The final head's header fields, as (name, value) in order; values as bytes.
     pub headers: Vec<(String, Vec<u8>)>,
@@ -86,8 +87,36 @@ pub fn frame_response(buf: &[u8], head_request: bool, eof: bool) -> Result<Frame
         let head_end = start + head_len;
         let fields: Vec<(String, Vec<u8>)> =
             resp.headers.iter().map(|h| (h.name.to_string(), h.value.to_vec())).collect();
-        return Ok(frame_body(buf, start, head_end, status, fields, head_request, eof));
+        return Ok(frame_body(buf, start, head_end, status, fields, Message::Response { head_request, eof }));
     }
+}
+
+/// Frames the HTTP request at the start of `buf` (the whole request as sent, e.g. a WARC request
+/// record's block). Its body is framed by chunked transfer coding or Content-Length; a request with
+/// neither has no body (RFC 9112 §6.3, item 7). The result's `status` is 0.
+pub fn frame_request(buf: &[u8]) -> Result<Framed, FrameError> {
+    let mut headers = vec![httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut headers);
+    let parsed = httparse::ParserConfig::default()
+        .allow_multiple_spaces_in_request_line_delimiters(true)
+        .ignore_invalid_headers_in_requests(true)
+        .parse_request(&mut req, buf);
+    let head_end = match parsed {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) => return Err(FrameError::Incomplete),
+        Err(e) => return Err(FrameError::Invalid(e.to_string())),
+    };
+    let fields = req.headers.iter().map(|h| (h.name.to_string(), h.value.to_vec())).collect();
+    Ok(frame_body(buf, 0, head_end, 0, fields, Message::Request))
+}
+
+/// Which message a body belongs to (the rules differ: RFC 9112 §6.3).
+#[derive(Clone, Copy)]
+enum Message {
+    /// A response: `head_request` says it answers HEAD, `eof` that the connection ended after it.
+    Response { head_request: bool, eof: bool },
+    /// A request: no length means no body.
+    Request,
 }
 
 fn frame_body(
@@ -96,9 +125,12 @@ fn frame_body(
     head_end: usize,
     status: u16,
     headers: Vec<(String, Vec<u8>)>,
-    head_request: bool,
-    eof: bool,
+    message: Message,
 ) -> Framed {
+    let (head_request, eof, request) = match message {
+        Message::Response { head_request, eof } => (head_request, eof, false),
+        Message::Request => (false, true, true),
+    };
     let mut f = Framed {
         start,
         head_end,
@@ -145,7 +177,9 @@ fn frame_body(
             f.complete = end as u64 == want;
             f.payload.push(head_end..end);
         }
-        // No (or an unusable) Content-Length: the body runs to the connection's close.
+        // A request without a length has no body (RFC 9112 §6.3 item 7).
+        None if request => {}
+        // No (or an unusable) Content-Length: a response body runs to the connection's close.
         _ => frame_close(buf, &mut f, eof),
     }
     f
@@ -308,6 +342,21 @@ mod tests {
         assert!(!f.complete);
         let buf = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffffffffff\r\nabc";
         assert!(!frame_response(buf, false, true).unwrap().complete);
+    }
+
+    #[test]
+    fn requests_frame_by_length_chunks_or_nothing() {
+        let get = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+        let f = frame_request(get).unwrap();
+        assert!(f.complete && f.payload.is_empty() && !f.close_delimited);
+        assert_eq!(f.end, get.len());
+        let post = b"POST /f HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc";
+        let f = frame_request(post).unwrap();
+        assert_eq!((payload(post, &f), f.end, f.complete), (b"abc".to_vec(), post.len(), true));
+        let chunked = b"POST /f HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n0\r\n\r\n";
+        let f = frame_request(chunked).unwrap();
+        assert_eq!((payload(chunked, &f), f.complete), (b"ab".to_vec(), true));
+        assert!(matches!(frame_request(b"HTTP/1.1 200 OK\r\n\r\n"), Err(FrameError::Invalid(_))));
     }
 
     #[test]

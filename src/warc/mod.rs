@@ -3,13 +3,15 @@
 //! We write records ourselves (DESIGN §WARC): one gzip member per record, fields in a fixed order,
 //! `Content-Length` computed from the block, digests `sha1:` + base32. The `warc` crate is used
 //! only for reading: [`recover`] walks gzip members itself (it needs member offsets) and hands each
-//! member's bytes to the crate to parse.
+//! member's bytes to the crate to parse. [`verify`] checks finished files against WARC 1.1 itself
+//! (grammar, framing, digests, references), for `harvestd verify`.
 //!
 //! A capture's records are written contiguously as a *group*: its primary record (`response` or
 //! `resource`) first, then any records `WARC-Concurrent-To` it, and its `request` record last, so
 //! a group is complete exactly when its request record is present (recovery relies on this).
 
 pub mod recover;
+pub mod verify;
 pub mod writer;
 
 use chrono::{DateTime, Utc};

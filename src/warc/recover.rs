@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
-use std::io::{BufReader, Read, Seek};
+use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use warc::WarcHeader;
@@ -32,17 +32,26 @@ pub struct Member {
 pub struct WalkError {
     /// Where the bad member starts.
     pub offset: u64,
-    /// What is wrong (truncated, bad CRC, not gzip).
+    /// What is wrong (truncated, bad CRC, not gzip), and where the walk resumed if it did.
     pub message: String,
+    /// Whether the file ends inside this member (a torn last member: no complete deflate stream
+    /// or gzip trailer, RFC 1952 §2.2).
+    pub truncated: bool,
 }
 
+/// The gzip member magic and the deflate method byte (RFC 1952 §2.3.1).
+const GZIP_MAGIC: [u8; 3] = [0x1f, 0x8b, 0x08];
+
 /// Iterates over the gzip members of a file, tracking input offsets (flate2 single-member decoder
-/// over a shared buffered reader). Stops after the first error.
+/// over a shared buffered reader). By default it stops after the first error (recovery cuts
+/// there); [`MemberWalker::keep_going`] makes it resume at the next gzip header after a bad
+/// member instead (`verify` reports every bad member).
 pub struct MemberWalker {
     reader: BufReader<File>,
     pos: u64,
     len: u64,
     done: bool,
+    keep_going: bool,
 }
 
 impl MemberWalker {
@@ -50,7 +59,72 @@ impl MemberWalker {
     pub fn open(path: &Path) -> std::io::Result<Self> {
         let file = File::open(path)?;
         let len = file.metadata()?.len();
-        Ok(Self { reader: BufReader::with_capacity(1 << 16, file), pos: 0, len, done: false })
+        Ok(Self { reader: BufReader::with_capacity(1 << 16, file), pos: 0, len, done: false, keep_going: false })
+    }
+
+    /// After a bad member, resume at the next gzip member header found past it (its magic bytes
+    /// `1f 8b 08`) instead of stopping; the error says where the walk resumed.
+    pub fn keep_going(mut self) -> Self {
+        self.keep_going = true;
+        self
+    }
+
+    /// The file's length when it was opened, bytes.
+    pub fn file_len(&self) -> u64 {
+        self.len
+    }
+
+    /// The offset of the first gzip magic at or after `from`, if any (leaves the reader there).
+    fn find_magic(&mut self, from: u64) -> std::io::Result<Option<u64>> {
+        self.reader.seek(SeekFrom::Start(from))?;
+        let mut at = from;
+        let mut carry: Vec<u8> = Vec::new();
+        let mut chunk = vec![0u8; 1 << 16];
+        loop {
+            let n = self.reader.read(&mut chunk)?;
+            if n == 0 {
+                return Ok(None);
+            }
+            let base = at - carry.len() as u64;
+            carry.extend_from_slice(&chunk[..n]);
+            if let Some(i) = carry.windows(GZIP_MAGIC.len()).position(|w| w == GZIP_MAGIC) {
+                let found = base + i as u64;
+                self.reader.seek(SeekFrom::Start(found))?;
+                return Ok(Some(found));
+            }
+            at += n as u64;
+            carry.drain(..carry.len().saturating_sub(GZIP_MAGIC.len() - 1));
+        }
+    }
+
+    /// Ends the walk at a bad member, or moves past it in keep-going mode.
+    fn bad_member(&mut self, offset: u64, cause: String) -> WalkError {
+        let end = self.reader.stream_position().unwrap_or(self.len);
+        let truncated = end >= self.len;
+        let mut message = if truncated {
+            format!("truncated gzip member: the file ends {} bytes into it ({cause})", self.len - offset)
+        } else {
+            cause
+        };
+        if !self.keep_going || truncated {
+            self.done = true;
+            return WalkError { offset, message, truncated };
+        }
+        match self.find_magic(end.max(offset + 1)) {
+            Ok(Some(next)) => {
+                message.push_str(&format!("; resumed at the next gzip member, offset {next}"));
+                self.pos = next;
+            }
+            Ok(None) => {
+                message.push_str("; no gzip member follows");
+                self.done = true;
+            }
+            Err(e) => {
+                message.push_str(&format!("; reading on failed: {e}"));
+                self.done = true;
+            }
+        }
+        WalkError { offset, message, truncated }
     }
 }
 
@@ -70,14 +144,8 @@ impl Iterator for MemberWalker {
                 self.pos = end;
                 Some(Ok(Member { offset, length: end - offset, data }))
             }
-            (Ok(_), _) => {
-                self.done = true;
-                Some(Err(WalkError { offset, message: "empty gzip member".into() }))
-            }
-            (Err(e), _) => {
-                self.done = true;
-                Some(Err(WalkError { offset, message: e.to_string() }))
-            }
+            (Ok(_), _) => Some(Err(self.bad_member(offset, "empty gzip member".into()))),
+            (Err(e), _) => Some(Err(self.bad_member(offset, e.to_string()))),
         }
     }
 }
@@ -278,6 +346,27 @@ mod tests {
         let (keep, groups, stopped) = complete_prefix(&p).unwrap();
         assert_eq!((keep, groups), (ends[2], 1));
         assert!(stopped.is_some());
+    }
+
+    #[test]
+    fn keep_going_resumes_after_a_bad_member_and_names_a_torn_last_one() {
+        let good = gzip_member(&rec("resource", &new_record_id(), None), 6);
+        let mut bad_crc = good.clone();
+        let n = bad_crc.len();
+        bad_crc[n - 8] ^= 0xff; // the CRC-32 in the trailer
+        let mut torn = good.clone();
+        torn.truncate(good.len() - 5);
+        let (_d, p, ends) = file_of(&[good.clone(), bad_crc, good.clone(), torn]);
+        let got: Vec<Result<u64, (u64, bool)>> = MemberWalker::open(&p)
+            .unwrap()
+            .keep_going()
+            .map(|m| m.map(|m| m.offset).map_err(|e| (e.offset, e.truncated)))
+            .collect();
+        assert_eq!(got, vec![Ok(0), Err((ends[0], false)), Ok(ends[1]), Err((ends[2], true))]);
+        // Without keep_going the walk stops at the first bad member.
+        assert_eq!(MemberWalker::open(&p).unwrap().count(), 2);
+        let torn_err = MemberWalker::open(&p).unwrap().keep_going().last().unwrap().unwrap_err();
+        assert!(torn_err.message.starts_with("truncated gzip member: the file ends"), "{}", torn_err.message);
     }
 
     #[test]

@@ -19,3 +19,4 @@ mod revisit;
 mod service;
 mod site;
 mod support;
+mod verify;
