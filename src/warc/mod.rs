@@ -9,6 +9,7 @@
 //! `resource`) first, then any records `WARC-Concurrent-To` it, and its `request` record last, so
 //! a group is complete exactly when its request record is present (recovery relies on this).
 
+pub mod cdxj;
 pub mod recover;
 pub mod writer;
 
