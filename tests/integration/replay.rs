@@ -9,7 +9,7 @@ use crate::site::{fixture, site_handler};
 use crate::support::*;
 
 /// Kills the pywb server when the test ends, however it ends.
-struct Wayback(Child);
+pub(crate) struct Wayback(Child);
 
 impl Drop for Wayback {
     fn drop(&mut self) {
@@ -18,12 +18,34 @@ impl Drop for Wayback {
     }
 }
 
+/// Starts pywb's `wayback` in `root` (its `collections/` directory) on a free loopback port and
+/// waits until it accepts connections; it is killed when the guard drops.
+pub(crate) fn start_wayback(root: &std::path::Path) -> (Wayback, u16) {
+    let port = free_port();
+    let pywb = Wayback(
+        Command::new(venv_tool("wayback"))
+            .args(["--bind", "127.0.0.1", "-p", &port.to_string()])
+            .current_dir(root)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting pywb's wayback"),
+    );
+    let t = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(t.elapsed() < Duration::from_secs(60), "pywb did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    (pywb, port)
+}
+
+/// A loopback port free right now.
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// A plain HTTP/1.0 GET with no Accept-Encoding: (status, headers, body).
-fn get(port: u16, path: &str) -> (u16, Vec<(String, String)>, Vec<u8>) {
+pub(crate) fn get(port: u16, path: &str) -> (u16, Vec<(String, String)>, Vec<u8>) {
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n").unwrap();
@@ -40,7 +62,8 @@ fn get(port: u16, path: &str) -> (u16, Vec<(String, String)>, Vec<u8>) {
     (status, headers, body.to_vec())
 }
 
-fn header<'a>(h: &'a [(String, String)], name: &str) -> Option<&'a str> {
+/// The first value of a lower-case header name.
+pub(crate) fn header<'a>(h: &'a [(String, String)], name: &str) -> Option<&'a str> {
     h.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
 }
 
@@ -62,21 +85,7 @@ fn pywb_replays_the_arabic_article_and_the_redirect() {
     add.arg("add").arg("coll").args(warc_files(&warcs)).current_dir(&root);
     let st = add.output().unwrap();
     assert!(st.status.success(), "wb-manager add: {}", String::from_utf8_lossy(&st.stderr));
-    let port = free_port();
-    let _pywb = Wayback(
-        Command::new(venv_tool("wayback"))
-            .args(["--bind", "127.0.0.1", "-p", &port.to_string()])
-            .current_dir(&root)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("starting pywb's wayback"),
-    );
-    let t = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(t.elapsed() < Duration::from_secs(60), "pywb did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let (_pywb, port) = start_wayback(&root);
 
     let recs = read_warcs(&warcs);
     let article_url = main.url("/archives/357566");
