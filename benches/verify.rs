@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use harvestd::fetch::framer::frame_response;
 use harvestd::fetch::{Exchange, Material};
 use harvestd::warc::writer::gzip_member;
-use harvestd::warc::{capture_records, warcinfo_record};
+use harvestd::warc::{capture_records, warcinfo_record, CaptureOptions, Primary};
 
 /// A small, fast PRNG (xorshift64*), so runs are alike without a dependency.
 struct Rng(u64);
@@ -166,7 +166,7 @@ fn capture_members(rng: &mut Rng, warcinfo_id: &str) -> Vec<u8> {
         tls_verdict: None,
     };
     let mut out = Vec::new();
-    for mut r in capture_records(&ex).records {
+    for mut r in capture_records(&ex, &Primary::Full, &CaptureOptions::default()).records {
         r.set_warcinfo_id(warcinfo_id);
         out.extend_from_slice(&gzip_member(&r, 6));
     }

@@ -1,12 +1,20 @@
-//! URL keys: the frontier's `seen_key`, the politeness host key and the robots.txt authority.
+//! URL keys: the frontier's `seen_key`, the CDX index's `cdx_key`, the politeness host key and the
+//! robots.txt authority.
 //!
 //! `seen_key` identifies a URL in the frontier and the seen set (DESIGN §Two URL keys): scheme kept,
 //! host lowercased and IDNA-encoded (punycode), default port and fragment dropped, dot segments
 //! resolved, percent-encoding normalised (escapes of unreserved characters decoded, other escapes in
 //! upper-case hex, RFC 3986 §6.2.2), path case kept. The key's version and options are recorded in
 //! the state directory ([`SEEN_KEY_VERSION`]); changing them on an existing state directory is a
-//! start-up error, never a silent re-key. pywb's SURT (`cdx_key`) is a different key, for CDXJ only.
+//! start-up error, never a silent re-key.
+//!
+//! [`cdx_key`] is pywb's SURT (scheme dropped, `www` stripped, host reversed, path and query
+//! lower-cased, query sorted), a port of the Python `surt` package that cdxj-indexer uses. It keys
+//! CDXJ lines only: as a seen key it would make every http→https redirect target look seen.
 
+mod surt;
+
+pub use surt::cdx_key;
 use url::Url;
 
 /// Version of the [`seen_key`] algorithm. Bump it whenever the key of any URL could change.

@@ -1,5 +1,6 @@
-//! The command line (clap): `run`, `crawl`, `check-config`, the control commands, `verify`. A public contract used by scripts and
-//! benchmarks; see README.md for the meaning of every flag.
+//! The command line (clap): `run`, `crawl`, `check-config`, the control commands, and the archive
+//! tools `verify`, `index` and `wacz`. A public contract used by scripts and benchmarks; see README.md
+//! for the meaning of every flag.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -30,7 +31,7 @@ pub const EXIT_FORCED: i32 = 130;
     version,
     about,
     after_help = "Exit codes: 0 done (or stopped cleanly by SIGINT/SIGTERM; the summary says how many URLs are left), \
-                  1 the crawl failed (WARC writing), 2 bad configuration, command line, seed or WARC directory, \
+                  1 the crawl failed (WARC writing) or `index` met an unreadable file, 2 bad configuration, command line, seed or WARC directory, \
                   3 unusable state directory (locked by another crawl, unreadable, other key version), \
                   130 forced stop by a second SIGINT/SIGTERM."
 )]
@@ -124,6 +125,15 @@ pub enum Command {
         #[command(flatten)]
         api: ApiArgs,
     },
+    /// Print the CDXJ index of WARC files (what `cdxj-indexer --sort` prints: merged, sorted
+    /// bytewise, `filename` = each file's base name). A file that is missing or cannot be read to
+    /// its end is reported on stderr with the offset of the bad record, and exit code 1; the lines
+    /// of every record read before it (and of the other files) are still printed.
+    Index {
+        /// WARC files (`.warc.gz`, one gzip member per record).
+        #[arg(required = true, value_name = "WARC")]
+        files: Vec<PathBuf>,
+    },
     /// Make the running daemon re-read its configuration file and wait for its answer (for
     /// `ExecReload=`); an invalid file is rejected (exit 2) and the old configuration kept.
     Reload {
@@ -214,6 +224,7 @@ pub fn main_with(cli: Cli) -> i32 {
         Command::Exclude { patterns, api } => client::run(&api.config, api.api.as_deref(), Call::Exclude { patterns }),
         Command::Reload { api } => client::run(&api.config, api.api.as_deref(), Call::Reload),
         Command::Verify { files } => verify(&files),
+        Command::Index { files } => index(&files),
         Command::Run { config, exit_when_done } => {
             let cfg = match Config::load(&config) {
                 Ok(c) => c,
@@ -345,6 +356,28 @@ fn verify(files: &[PathBuf]) -> i32 {
         EXIT_FAILED
     } else {
         0
+    }
+}
+
+/// `harvestd index`: every readable record's line, merged and sorted; each problem on stderr.
+fn index(files: &[PathBuf]) -> i32 {
+    use std::io::Write;
+    let mut lines = Vec::new();
+    let mut code = 0;
+    for f in files {
+        let idx = crate::warc::cdxj::index_file(f);
+        lines.extend(idx.lines);
+        if let Some(e) = idx.error {
+            code = fail(EXIT_FAILED, e);
+        }
+    }
+    crate::warc::cdxj::sort_lines(&mut lines);
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let written = lines.iter().try_for_each(|l| out.write_all(l.as_bytes())).and_then(|_| out.flush());
+    match written {
+        Ok(()) => code,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => code,
+        Err(e) => fail(EXIT_FAILED, format!("writing the index: {e}")),
     }
 }
 

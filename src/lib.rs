@@ -16,9 +16,10 @@
 //! ```
 //!
 //! Modules, one line each:
-//! - [`cli`]: the command line (`run`, `crawl`, `check-config`, the control commands, `verify`).
+//! - [`cli`]: the command line (`run`, `crawl`, `check-config`, the control commands, `verify`,
+//!   `index`, `wacz`).
 //! - [`config`]: raw TOML → validated [`config::Config`].
-//! - [`canon`]: `seen_key`, host key, robots authority.
+//! - [`canon`]: `seen_key`, `cdx_key` (pywb's SURT), host key, robots authority.
 //! - [`scope`]: accept or reject a discovered URL.
 //! - [`frontier`]: per-host queues, due times, leases, seen set, outcomes.
 //! - [`politeness`]: request-rate caps (governor), Retry-After, backoff.
@@ -26,7 +27,8 @@
 //! - [`robots`]: RFC 9309 interpretation over the `robotstxt` crate.
 //! - [`fetch`]: DNS, destination policy, connect, TLS, the recorded HTTP/1.1 exchange and its framer.
 //! - [`extract`]: outlinks from HTML and CSS.
-//! - [`warc`]: record building, the writer thread, recovery, reading back and `verify`.
+//! - [`warc`]: record building, the writer thread, recovery, reading back, CDXJ indexes, WACZ
+//!   packages and `verify`.
 //! - [`crawler`]: workers, the commit task, drain and idle detection; its `Control` steers a run.
 //! - [`api`]: the control API of `harvestd run` (axum): status, metrics, pause, seeds, reload;
 //!   [`api::client`] is the command-line side (`harvestd status|pause|…`, reqwest).

@@ -1,4 +1,5 @@
-//! WARC output (ISO 28500, WARC/1.1): record building, the writer thread, recovery, reading back.
+//! WARC output (ISO 28500, WARC/1.1): record building, the writer thread, recovery, reading back,
+//! and the CDXJ index beside each closed file ([`cdxj`]).
 //!
 //! We write records ourselves (DESIGN §WARC): one gzip member per record, fields in a fixed order,
 //! `Content-Length` computed from the block, digests `sha1:` + base32. The `warc` crate is used
@@ -10,6 +11,7 @@
 //! `resource`) first, then any records `WARC-Concurrent-To` it, and its `request` record last, so
 //! a group is complete exactly when its request record is present (recovery relies on this).
 
+pub mod cdxj;
 pub mod recover;
 pub mod verify;
 pub mod writer;

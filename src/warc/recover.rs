@@ -5,6 +5,8 @@
 //! the end of its last complete capture group (see the [`super`] module doc: primary record, any
 //! records concurrent to it, its request last) and renamed to `NAME.warc.gz`. A member that fails
 //! its gzip CRC or does not parse as one WARC record ends the walk: everything from it on is cut.
+//! Then every closed file of the directory without its `NAME.cdxj` is indexed (the files just
+//! closed, and any a crash left between its rename and its indexing).
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
@@ -251,7 +253,8 @@ pub fn complete_prefix(path: &Path) -> std::io::Result<(u64, u64, Option<String>
 }
 
 /// Recovers every `*.warc.gz.open` in `dir` that no live process holds locked: cut to the last
-/// complete capture, fsync, rename to the final name, fsync the directory.
+/// complete capture, fsync, rename to the final name, fsync the directory. Then writes the missing
+/// `.cdxj` of every closed file ([`super::cdxj::index_missing`]; failures are logged, not returned).
 pub fn recover_dir(dir: &Path) -> std::io::Result<Vec<Recovered>> {
     let mut out = Vec::new();
     let Ok(rd) = std::fs::read_dir(dir) else {
@@ -280,6 +283,7 @@ pub fn recover_dir(dir: &Path) -> std::io::Result<Vec<Recovered>> {
         tracing::warn!(file = %final_path.display(), kept = keep, cut = len - keep, captures, "recovered an unclosed WARC file");
         out.push(Recovered { path: final_path, kept: keep, cut: len - keep, captures, stopped_at });
     }
+    super::cdxj::index_missing(dir);
     Ok(out)
 }
 
@@ -384,5 +388,31 @@ mod tests {
         assert!(out[0].path.to_string_lossy().ends_with(".warc.gz"));
         assert_eq!(std::fs::metadata(&out[0].path).unwrap().len(), ends[2]);
         assert_eq!(MemberWalker::open(&out[0].path).unwrap().filter(|m| m.is_ok()).count(), 3);
+    }
+
+    #[test]
+    fn recover_dir_indexes_the_closed_file_under_its_final_name() {
+        let r1 = new_record_id();
+        let mut resp = rec("response", &r1, None);
+        resp.fields.push(("WARC-Target-URI".into(), "http://example.com/".into()));
+        let members = vec![
+            gzip_member(&warcinfo_record("x.warc.gz", &[]), 6),
+            gzip_member(&resp, 6),
+            gzip_member(&rec("request", &new_record_id(), Some(&r1)), 6),
+            gzip_member(&rec("response", &new_record_id(), None), 6),
+        ];
+        let (d, _p, ends) = file_of(&members);
+        // A closed file a crash left unindexed (renamed, never indexed) is indexed too.
+        let (_d2, crashed, _) = file_of(&members[..3]);
+        let crashed_final = d.path().join("t-20260124000000000-00000-h.warc.gz");
+        std::fs::copy(&crashed, &crashed_final).unwrap();
+        let out = recover_dir(d.path()).unwrap();
+        let cdxj = crate::warc::cdxj::cdxj_path(&out[0].path);
+        assert_eq!(cdxj.file_name().unwrap(), "t-20260124000000000-00001-h.cdxj");
+        let text = std::fs::read_to_string(&cdxj).unwrap();
+        assert_eq!(text.lines().count(), 1, "{text}");
+        assert!(text.contains(&format!("\"offset\": \"{}\"", ends[0])), "{text}");
+        assert!(text.contains("\"filename\": \"t-20260124000000000-00001-h.warc.gz\""), "{text}");
+        assert!(crate::warc::cdxj::cdxj_path(&crashed_final).exists());
     }
 }

@@ -7,8 +7,9 @@
 //! [`Durable`], with the primary record's location. Files are written as `NAME.warc.gz.open`,
 //! renamed to `NAME.warc.gz` when closed (rotation at `max_file_size`, after `idle_close` without a
 //! capture, or when the last sender drops), and the directory is fsynced after every create and
-//! rename. The open file carries an exclusive advisory lock, so recovery never touches a live file. gzip and fsync run here, never on
-//! the async runtime's workers.
+//! rename. The open file carries an exclusive advisory lock, so recovery never touches a live file.
+//! Each closed file is indexed here too, `NAME.cdxj` beside it ([`super::cdxj::write_beside`]).
+//! gzip, fsync and indexing run here, never on the async runtime's workers.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -394,6 +395,9 @@ impl<T> WriterLoop<T> {
                 tracing::info!(file = %cur.name, bytes = cur.len, "WARC file closed");
                 self.closed.push(cur.name);
                 self.release();
+                // After the captures are reported durable: indexing never delays a commit, and a
+                // failure only costs the index (logged; `harvestd index` or the next start redoes it).
+                super::cdxj::index_logged(&final_path);
             }
             Err(e) => self.fail(format!("closing {}: {e}", cur.name)),
         }

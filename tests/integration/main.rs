@@ -10,6 +10,7 @@ mod destinations;
 mod first_capture;
 mod fixture_crawl;
 mod hostile;
+mod index;
 mod kill_loop;
 mod limits;
 mod operations;
