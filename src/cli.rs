@@ -151,6 +151,22 @@ pub enum Command {
         #[arg(required = true, value_name = "WARC")]
         files: Vec<PathBuf>,
     },
+    /// Package WARC files as a WACZ 1.1.1 file (ReplayWeb.page opens it directly): the WARCs
+    /// stored uncompressed under `archive/`, their CDXJ index, a page list and `datapackage.json`.
+    /// WARC files holding the originals that revisits cite are looked for beside the given ones and
+    /// added; a revisit whose original is found nowhere is an error (exit 1), as is an unreadable
+    /// WARC file.
+    Wacz {
+        /// The package to write (written as FILE.tmp, then renamed).
+        #[arg(long, short, value_name = "FILE")]
+        output: PathBuf,
+        /// The package's title [default: the output's file stem].
+        #[arg(long)]
+        title: Option<String>,
+        /// The WARC files.
+        #[arg(required = true, value_name = "WARC")]
+        files: Vec<PathBuf>,
+    },
 }
 
 /// How the control commands find the daemon.
@@ -225,6 +241,7 @@ pub fn main_with(cli: Cli) -> i32 {
         Command::Reload { api } => client::run(&api.config, api.api.as_deref(), Call::Reload),
         Command::Verify { files } => verify(&files),
         Command::Index { files } => index(&files),
+        Command::Wacz { output, title, files } => wacz(&output, title, &files),
         Command::Run { config, exit_when_done } => {
             let cfg = match Config::load(&config) {
                 Ok(c) => c,
@@ -378,6 +395,27 @@ fn index(files: &[PathBuf]) -> i32 {
         Ok(()) => code,
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => code,
         Err(e) => fail(EXIT_FAILED, format!("writing the index: {e}")),
+    }
+}
+
+/// `harvestd wacz`: the package, then one line saying what it holds.
+fn wacz(output: &std::path::Path, title: Option<String>, files: &[PathBuf]) -> i32 {
+    let title = title.unwrap_or_else(|| {
+        output.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_else(|| "harvestd".into())
+    });
+    match crate::warc::wacz::write_wacz(output, files, &title) {
+        Ok(s) => {
+            println!(
+                "{}: {} WARC file(s), {} page(s), {} index line(s), {} bytes",
+                output.display(),
+                s.warcs.len(),
+                s.pages,
+                s.index_lines,
+                s.bytes
+            );
+            0
+        }
+        Err(e) => fail(EXIT_FAILED, e),
     }
 }
 

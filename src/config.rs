@@ -98,6 +98,9 @@ raw_config! {
     warc_version: Spanned<String> = "dflt_warc_version";
     /// Write a `metadata` record beside each capture (hop path, via, seed, outlinks).
     metadata_records: bool = "dflt_true";
+    /// Package a finished crawl (`harvestd crawl`, `run --exit-when-done`) as a WACZ file in
+    /// `warc_dir`.
+    package_wacz: bool = "dflt_false";
     /// `"url-agnostic"`, `"same-url"` or `"off"`: when a response's payload is identical to an
     /// earlier full capture's, write a `revisit` record instead.
     dedup: Spanned<String> = "dflt_dedup";
@@ -461,6 +464,8 @@ pub struct Config {
     pub warc_version: crate::warc::WarcVersion,
     /// Write `metadata` records.
     pub metadata_records: bool,
+    /// Package a finished crawl as WACZ.
+    pub package_wacz: bool,
     /// Deduplication of identical payloads.
     pub dedup: Dedup,
     /// Smallest payload deduplicated, bytes.
@@ -815,6 +820,7 @@ impl Config {
                 }
             },
             metadata_records: raw.metadata_records,
+            package_wacz: raw.package_wacz,
             dedup: match raw.dedup.get_ref().trim() {
                 "url-agnostic" => Dedup::UrlAgnostic,
                 "same-url" => Dedup::SameUrl,

@@ -78,6 +78,8 @@ pub struct Summary {
     pub failure: Option<String>,
     /// The crawl limit that ended it (`max_urls`, `max_bytes`, `max_duration`), if one did.
     pub limit: Option<String>,
+    /// The WACZ package written at the end (`package_wacz`), if one was.
+    pub package: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Display for Summary {
@@ -104,6 +106,9 @@ impl std::fmt::Display for Summary {
         }
         if let Some(limit) = &self.limit {
             write!(f, "; ended by its limit: {limit}")?;
+        }
+        if let Some(p) = &self.package {
+            write!(f, "; packaged as {}", p.display())?;
         }
         Ok(())
     }
@@ -562,6 +567,16 @@ async fn start_and_crawl(
         warn!(cause = %e, "flushing the state directory failed");
     }
     let after = frontier.counts();
+    let limit = shared.limit.lock().ok().and_then(|l| l.clone());
+    let failure = failure.lock().ok().and_then(|f| f.clone());
+    // A finished crawl (done, or ended by a limit; not one stopped by a signal) is packaged.
+    let finished = after.queued + after.leased == 0 || limit.is_some();
+    let package = if config.package_wacz && finished && failure.is_none() {
+        let (f, c) = (frontier.clone(), config.clone());
+        tokio::task::spawn_blocking(move || package_crawl(&f, &c)).await.ok().flatten()
+    } else {
+        None
+    };
     Ok(Summary {
         urls: (after.fetched + after.failed) - (before.fetched + before.failed),
         fetched: after.fetched - before.fetched,
@@ -571,9 +586,47 @@ async fn start_and_crawl(
         remaining: after.queued + after.leased,
         files,
         already_done: before.fetched + before.failed,
-        failure: failure.lock().ok().and_then(|f| f.clone()),
-        limit: shared.limit.lock().ok().and_then(|l| l.clone()),
+        failure,
+        limit,
+        package,
     })
+}
+
+/// Packages the crawl as `{warc_dir}/{prefix}-{yyyyMMddHHmmss}.wacz`: every WARC file holding one
+/// of its captures (all runs), plus those holding the originals its revisits cite.
+fn package_crawl(frontier: &Frontier, config: &Config) -> Option<std::path::PathBuf> {
+    let mut names = std::collections::BTreeSet::new();
+    for r in frontier.finished() {
+        match r {
+            Ok((_, f)) => {
+                if let Some(l) = f.location {
+                    names.insert(l.file);
+                }
+            }
+            Err(e) => {
+                warn!(cause = %e, "cannot list the crawl's WARC files; no package written");
+                return None;
+            }
+        }
+    }
+    let files: Vec<_> = names.iter().map(|n| config.warc_dir.join(n)).filter(|p| p.exists()).collect();
+    if files.is_empty() {
+        return None;
+    }
+    let name = format!("{}-{}.wacz", config.warc_prefix, chrono::Utc::now().format("%Y%m%d%H%M%S"));
+    let out = config.warc_dir.join(name);
+    let title =
+        if config.crawl_name.trim().is_empty() { config.warc_prefix.clone() } else { config.crawl_name.clone() };
+    match warc::wacz::write_wacz(&out, &files, &title) {
+        Ok(s) => {
+            info!(package = %out.display(), warcs = s.warcs.len(), pages = s.pages, bytes = s.bytes, "crawl packaged as WACZ");
+            Some(out)
+        }
+        Err(e) => {
+            warn!(cause = %e, "could not package the crawl as WACZ");
+            None
+        }
+    }
 }
 
 /// Operator exclusions added at run time (`x:` keys).

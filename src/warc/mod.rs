@@ -14,6 +14,7 @@
 pub mod cdxj;
 pub mod recover;
 pub mod verify;
+pub mod wacz;
 pub mod writer;
 
 use chrono::{DateTime, Utc};

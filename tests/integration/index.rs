@@ -39,7 +39,7 @@ fn small_site(ip: &str) -> Server {
 }
 
 /// `cdxj-indexer --sort FILES…`, as text.
-fn cdxj_indexer(files: &[PathBuf]) -> String {
+pub(crate) fn cdxj_indexer(files: &[PathBuf]) -> String {
     let out = Command::new(venv_tool("cdxj-indexer")).arg("--sort").args(files).output().expect("running cdxj-indexer");
     assert!(out.status.success(), "cdxj-indexer: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap()
@@ -56,13 +56,13 @@ fn harvestd_index(files: &[PathBuf]) -> (i32, String, String) {
 }
 
 /// The `.cdxj` beside `warc`.
-fn cdxj_of(warc: &Path) -> PathBuf {
+pub(crate) fn cdxj_of(warc: &Path) -> PathBuf {
     let name = warc.file_name().unwrap().to_string_lossy().replace(".warc.gz", ".cdxj");
     warc.with_file_name(name)
 }
 
 /// Line-by-line equality with the first difference named.
-fn assert_lines_eq(got: &str, want: &str, what: &str) {
+pub(crate) fn assert_lines_eq(got: &str, want: &str, what: &str) {
     for (i, (g, w)) in got.lines().zip(want.lines()).enumerate() {
         assert_eq!(g, w, "{what}: line {i}");
     }
@@ -185,19 +185,7 @@ fn recovery_indexes_the_open_file_it_closes_and_a_closed_file_left_unindexed() {
 #[test]
 fn pywb_replays_from_our_index_alone() {
     let (dir, warcs, server) = crawl_small_site("127.0.0.85");
-    let root = dir.path().join("pywb");
-    let coll = root.join("collections/coll");
-    std::fs::create_dir_all(coll.join("archive")).unwrap();
-    std::fs::create_dir_all(coll.join("indexes")).unwrap();
-    let mut lines = Vec::new();
-    for f in warc_files(&warcs) {
-        std::fs::copy(&f, coll.join("archive").join(f.file_name().unwrap())).unwrap();
-        lines.extend(std::fs::read_to_string(cdxj_of(&f)).unwrap().lines().map(|l| format!("{l}\n")));
-    }
-    lines.sort();
-    std::fs::write(coll.join("indexes/index.cdxj"), lines.concat()).unwrap();
-
-    let (_pywb, port) = start_wayback(&root);
+    let (_pywb, port, lines) = pywb_over_our_index(&dir.path().join("pywb"), &warc_files(&warcs));
     let ts = |path: &str| {
         let url = server.url(path);
         let l = lines.iter().find(|l| l.contains(&format!("\"url\": \"{url}\""))).expect("indexed");

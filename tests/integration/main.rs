@@ -21,3 +21,4 @@ mod service;
 mod site;
 mod support;
 mod verify;
+mod wacz;

@@ -179,7 +179,20 @@ fn recrawl_turns_an_unchanged_page_into_a_revisit_across_a_restart_and_pywb_repl
         .all(|h| !String::from_utf8_lossy(&h.raw).to_ascii_lowercase().contains("if-none-match")));
 
     // pywb replays the revisit (at its own timestamp) as the original content.
-    let (_pywb, port) = pywb_collection(&dir.path().join("pywb"), &warc_files(&warcs));
+    // Our CDXJ beside each file equals cdxj-indexer's (revisits and metadata records included).
+    let mut revisit_lines = 0;
+    for f in warc_files(&warcs) {
+        let ours = std::fs::read_to_string(crate::index::cdxj_of(&f)).unwrap();
+        crate::index::assert_lines_eq(&ours, &crate::index::cdxj_indexer(std::slice::from_ref(&f)), "revisit crawl");
+        revisit_lines += ours.lines().filter(|l| l.contains("\"mime\": \"warc/revisit\"")).count();
+    }
+    assert!(revisit_lines >= 1, "the revisits are indexed");
+    // harvestd verify finds nothing wrong: revisits, metadata records, references across files.
+    let v = harvestd().arg("verify").args(warc_files(&warcs)).output().unwrap();
+    let text = String::from_utf8_lossy(&v.stdout);
+    assert!(v.status.success() && text.contains(", 0 errors, 0 warnings, "), "{text}");
+    // pywb, from our index alone, replays the revisit as the original content.
+    let (_pywb, port, _) = pywb_over_our_index(&dir.path().join("pywb"), &warc_files(&warcs));
     let url = site.url("/same");
     let (status, head, body) = http_get(port, &format!("/coll/{}id_/{url}", ts14(rev.get("warc-date").unwrap())));
     assert_eq!(status, 200, "{head:?}");
@@ -233,7 +246,7 @@ fn conditional_recrawl_records_a_304_as_a_server_not_modified_revisit() {
 
 /// A site whose seed links `/a` and `/b` (the same 2 KB body) and `/t1`, `/t2` (the same 100-byte
 /// body, under the dedup minimum).
-fn twin_site(ip: &str) -> Server {
+pub(crate) fn twin_site(ip: &str) -> Server {
     Server::start(
         ip,
         Arc::new(move |path: &str, _: &[u8]| match path {

@@ -520,6 +520,25 @@ pub fn header<'a>(h: &'a [(String, String)], name: &str) -> Option<&'a str> {
     h.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
 }
 
+/// A pywb collection `coll` under `root` holding `warcs` and, as its only index, the merged
+/// `.cdxj` files the crawler wrote beside them (no `wb-manager`), served by [`start_wayback`];
+/// returns it, its port and the index lines.
+pub fn pywb_over_our_index(root: &Path, warcs: &[PathBuf]) -> (Wayback, u16, Vec<String>) {
+    let coll = root.join("collections/coll");
+    std::fs::create_dir_all(coll.join("archive")).unwrap();
+    std::fs::create_dir_all(coll.join("indexes")).unwrap();
+    let mut lines = Vec::new();
+    for f in warcs {
+        std::fs::copy(f, coll.join("archive").join(f.file_name().unwrap())).unwrap();
+        let idx = harvestd::warc::cdxj::cdxj_path(f);
+        lines.extend(std::fs::read_to_string(&idx).unwrap().lines().map(|l| format!("{l}\n")));
+    }
+    lines.sort();
+    std::fs::write(coll.join("indexes/index.cdxj"), lines.concat()).unwrap();
+    let (w, port) = start_wayback(root);
+    (w, port, lines)
+}
+
 /// The path of `warcio`.
 pub fn warcio() -> PathBuf {
     venv_tool("warcio")

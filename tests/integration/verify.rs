@@ -161,6 +161,21 @@ fn a_real_crawl_verifies_clean() {
 }
 
 #[test]
+fn the_fixture_crawl_verifies_clean() {
+    let second = Server::start("127.0.0.91", crate::site::site_handler(crate::site::fixture("second"), String::new()));
+    let main =
+        Server::start("127.0.0.90", crate::site::site_handler(crate::site::fixture("site"), second.addr.to_string()));
+    let dir = tempfile::tempdir().unwrap();
+    let warcs = dir.path().join("warcs");
+    let out = crawl(&[main.url("/")], &warcs, &dir.path().join("state"), &["--delay", "0", "--allow-private"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let files = warc_files(&warcs);
+    let o = verify(&files.iter().map(PathBuf::as_path).collect::<Vec<_>>());
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert_eq!(problem_lines(&o), Vec::<String>::new(), "no problem lines");
+}
+
+#[test]
 fn a_file_cut_mid_member_is_a_truncated_member() {
     let (dir, file) = crawled();
     let m = Members::read(&file);
