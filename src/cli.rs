@@ -363,7 +363,11 @@ fn verify(files: &[PathBuf]) -> i32 {
             Err(e) => return fail(EXIT_CONFIG, format!("{}: {e}", f.display())),
         }
     }
-    let report = crate::warc::verify::verify(files);
+    // A file named twice is checked once (its records are not duplicates of themselves).
+    let mut seen = std::collections::HashSet::new();
+    let files: Vec<PathBuf> =
+        files.iter().filter(|f| seen.insert(f.canonicalize().unwrap_or_else(|_| f.to_path_buf()))).cloned().collect();
+    let report = crate::warc::verify::verify(&files);
     let mut out = std::io::stdout().lock();
     for p in &report.problems {
         let _ = writeln!(out, "{}", report.line(p));

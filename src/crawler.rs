@@ -380,7 +380,7 @@ async fn start_and_crawl(
     exclude.extend(stored_exclusions(&store)?);
     let scope = Scope::new(all_seeds, config.max_hops, exclude);
     let before = frontier.counts();
-    info!(seeds = seeds.len(), new = added, queued = before.queued, "crawl starting");
+    info!(seeds = scope.seed_count(), new = added, queued = before.queued, "crawl starting");
 
     // The control API's address is bound now, so a busy one stops the start.
     let api_listener = match (mode, config.api_listen) {
@@ -592,7 +592,7 @@ async fn start_and_crawl(
     })
 }
 
-/// Packages the crawl as `{warc_dir}/{prefix}-{yyyyMMddHHmmss}.wacz`: every WARC file holding one
+/// Packages the crawl as `{warc_dir}/{prefix}-{yyyyMMddHHmmssSSS}.wacz`: every WARC file holding one
 /// of its captures (all runs), plus those holding the originals its revisits cite.
 fn package_crawl(frontier: &Frontier, config: &Config) -> Option<std::path::PathBuf> {
     let mut names = std::collections::BTreeSet::new();
@@ -613,7 +613,7 @@ fn package_crawl(frontier: &Frontier, config: &Config) -> Option<std::path::Path
     if files.is_empty() {
         return None;
     }
-    let name = format!("{}-{}.wacz", config.warc_prefix, chrono::Utc::now().format("%Y%m%d%H%M%S"));
+    let name = format!("{}-{}.wacz", config.warc_prefix, chrono::Utc::now().format("%Y%m%d%H%M%S%3f"));
     let out = config.warc_dir.join(name);
     let title =
         if config.crawl_name.trim().is_empty() { config.warc_prefix.clone() } else { config.crawl_name.clone() };
@@ -1436,7 +1436,8 @@ async fn process(
         }
     }
     // A conditional recrawl sends the validators of the URL's previous full capture.
-    let asked = if shared.cfg().conditional_recrawl && lease.uri.round > 0 {
+    // A page whose links the round needs is fetched unconditionally (a 304 has none).
+    let asked = if shared.cfg().conditional_recrawl && recrawl::may_ask_conditionally(shared, &lease.uri) {
         recrawl::prior(shared, &lease.seen_key).filter(|p| !p.validators().is_empty())
     } else {
         None
@@ -1652,7 +1653,7 @@ async fn fetch_robots(
         let redirect = match &result {
             Ok(ex) if hops.len() <= ROBOTS_REDIRECTS && matches!(ex.status(), Some(300..=399)) => ex
                 .framed()
-                .and_then(|f| f.header("location"))
+                .and_then(|f| f.header_url("location"))
                 .and_then(|l| target.join(&l).ok())
                 .filter(|u| matches!(u.scheme(), "http" | "https")),
             _ => None,

@@ -60,13 +60,13 @@ pub fn outlinks(ex: &Exchange, max_decoded: u64, sitemap: bool) -> Vec<(Url, Hop
     }
     let mut out = Vec::new();
     if (300..400).contains(&f.status) {
-        if let Some(loc) = f.header("location") {
+        if let Some(loc) = f.header_url("location") {
             if let Ok(u) = ex.url.join(&loc) {
                 out.push((u, 'R'));
             }
         }
     }
-    if let Some(target) = f.header("refresh").as_deref().and_then(refresh_url) {
+    if let Some(target) = f.header_url("refresh").as_deref().and_then(refresh_url) {
         if let Ok(u) = ex.url.join(&target) {
             out.push((u, 'R'));
         }

@@ -105,6 +105,10 @@ impl Scope {
     /// not added twice.
     pub fn add_seed(&mut self, seed: Seed) {
         if self.seeds.contains_key(seed.url.as_str()) {
+            // A seed added again may bring a new recrawl schedule.
+            if let Some(r) = seed.recrawl {
+                self.recrawls.insert(seed.url.to_string(), r);
+            }
             return;
         }
         let host = seed.url.host_str().unwrap_or("").to_ascii_lowercase();

@@ -8,7 +8,12 @@
 //! | prefix | key | value |
 //! |---|---|---|
 //! | `p:` | seen_key | [`Prior`]: the URL's last full 2xx capture and its validators |
-//! | `g:` | payload digest | [`OriginalRef`]: the first full capture with that payload |
+//! | `g:` | payload digest (+ `#chunked`) | [`OriginalRef`]: the first full capture with that payload |
+//!
+//! A revisit is only written when the response's transfer coding matches the original's (both
+//! chunked or both not): a replay tool serves the original's stored body under the revisit's
+//! header fields, so a chunked original under a revisit's `Content-Length` head would replay with
+//! its chunk-size lines in the body. The digest index is therefore keyed by digest and framing.
 //! | `c:` | seed URL | [`RecrawlState`]: the seed's round and when the next one is due |
 
 use std::sync::Arc;
@@ -37,6 +42,9 @@ pub struct Prior {
     /// Its `Last-Modified` header, as received.
     #[serde(default)]
     pub last_modified: Option<String>,
+    /// Whether its body was sent with `Transfer-Encoding: chunked`.
+    #[serde(default)]
+    pub chunked: bool,
 }
 
 impl Prior {
@@ -66,8 +74,16 @@ fn k_prior(seen: &str) -> Vec<u8> {
     [b"p:", seen.as_bytes()].concat()
 }
 
-fn k_digest(digest: &str) -> Vec<u8> {
-    [b"g:", digest.as_bytes()].concat()
+fn k_digest(digest: &str, chunked: bool) -> Vec<u8> {
+    let framing: &[u8] = if chunked { b"#chunked" } else { b"" };
+    [b"g:", digest.as_bytes(), framing].concat()
+}
+
+/// Whether the response's body was sent chunked (its transfer coding, RFC 9112 §7).
+fn is_chunked(ex: &Exchange) -> bool {
+    ex.framed()
+        .and_then(|f| f.header("transfer-encoding"))
+        .is_some_and(|te| te.to_ascii_lowercase().contains("chunked"))
 }
 
 fn k_schedule(seed: &str) -> Vec<u8> {
@@ -118,12 +134,15 @@ pub(super) fn plan(shared: &Shared, seen: &str, ex: &Exchange, asked: Option<&Pr
     let is_original = full_2xx(ex);
     let big = ex.payload_slices().iter().map(|s| s.len() as u64).sum::<u64>() >= cfg.dedup_min_size.max(1);
     let dedupable = is_original && big;
+    let chunked = is_chunked(ex);
     let found = match cfg.dedup {
         Dedup::Off => None,
         _ if !dedupable => None,
-        Dedup::SameUrl => prior(shared, seen).map(|p| p.original).filter(|o| o.payload_digest == digest),
+        Dedup::SameUrl => prior(shared, seen)
+            .filter(|p| p.chunked == chunked && p.original.payload_digest == digest)
+            .map(|p| p.original),
         Dedup::UrlAgnostic => {
-            let k = k_digest(&digest);
+            let k = k_digest(&digest, chunked);
             shared.frontier.store().tree.get(&k).ok().flatten().and_then(|v| decode::<OriginalRef>(&k, &v).ok())
         }
     };
@@ -163,12 +182,26 @@ pub(super) fn index_entries(
     };
     let header = |n: &str| ex.framed().and_then(|f| f.header(n)).filter(|v| !v.is_empty());
     let mut out = Vec::new();
+    let chunked = is_chunked(ex);
     if plan.index_digest {
-        out.push((k_digest(&plan.digest), encode(&original)));
+        out.push((k_digest(&plan.digest, chunked), encode(&original)));
     }
-    let prior = Prior { original, etag: header("etag"), last_modified: header("last-modified") };
+    let prior = Prior { original, etag: header("etag"), last_modified: header("last-modified"), chunked };
     out.push((k_prior(seen), encode(&prior)));
     out
+}
+
+/// Whether a URL of a recrawl round may be fetched conditionally: only when its links are not
+/// needed in the round (its hop count is at least its seed's `recrawl_hops`), since a 304 carries
+/// no links to follow.
+pub(super) fn may_ask_conditionally(shared: &Shared, uri: &CrawlUri) -> bool {
+    uri.round > 0
+        && shared
+            .scope
+            .read()
+            .ok()
+            .and_then(|s| s.recrawl_of(&uri.seed))
+            .is_none_or(|r| uri.hops.len() as u64 >= r.hops as u64)
 }
 
 /// The recrawl round a discovered URL belongs to: its parent's, when the parent is in a recrawl
@@ -208,6 +241,10 @@ pub(super) fn start_due_rounds(shared: &Shared) -> Result<usize, StoreError> {
             continue;
         };
         if now < state.due_ms {
+            // A shorter interval (a reload, or the seed added again) takes effect at once.
+            if state.due_ms > now + interval_ms {
+                tree.insert(&key, encode(&RecrawlState { due_ms: now + interval_ms, ..state }))?;
+            }
             continue;
         }
         let Ok(url) = Url::parse(&seed) else { continue };

@@ -41,6 +41,23 @@ impl Framed {
             .map(|(_, v)| String::from_utf8_lossy(v).trim().to_string())
     }
 
+    /// The first header value named `name` as a URL reference (`Location`, `Refresh`): bytes
+    /// outside ASCII, which a server may send raw, are percent-encoded as they are (`\xE9` →
+    /// `%E9`), as browsers do, instead of being decoded as UTF-8 (which would turn them into
+    /// U+FFFD and send the crawler elsewhere).
+    pub fn header_url(&self, name: &str) -> Option<String> {
+        let (_, v) = self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name))?;
+        let mut out = String::with_capacity(v.len());
+        for &b in v.trim_ascii() {
+            if b.is_ascii() {
+                out.push(b as char);
+            } else {
+                out.push_str(&format!("%{b:02X}"));
+            }
+        }
+        Some(out)
+    }
+
     /// Whether bytes follow the message (surplus: the connection must not be reused).
     pub fn has_surplus(&self, input_len: usize) -> bool {
         self.end < input_len
@@ -261,6 +278,19 @@ mod tests {
 
     fn payload(buf: &[u8], f: &Framed) -> Vec<u8> {
         f.payload.iter().flat_map(|r| buf[r.clone()].to_vec()).collect()
+    }
+
+    #[test]
+    fn raw_non_ascii_location_bytes_are_percent_encoded_as_sent() {
+        let buf =
+            b"HTTP/1.1 302 Found\r\nLocation:  /caf\xe9?q=\xff \r\nRefresh: 0; url=/x\r\nContent-Length: 0\r\n\r\n";
+        let f = frame_response(buf, false, true).unwrap();
+        let loc = f.header_url("location").unwrap();
+        assert_eq!(loc, "/caf%E9?q=%FF");
+        let base = url::Url::parse("http://example.com/redir").unwrap();
+        assert_eq!(base.join(&loc).unwrap().as_str(), "http://example.com/caf%E9?q=%FF");
+        assert_eq!(f.header_url("refresh").as_deref(), Some("0; url=/x"));
+        assert_eq!(f.header_url("etag"), None);
     }
 
     #[test]

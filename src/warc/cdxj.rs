@@ -202,6 +202,11 @@ fn index_record(data: &[u8], offset: u64, length: u64, filename: &str) -> Result
         None => None,
     };
     let block_end = block_len.map_or(data.len(), |n| (body_start + n).min(data.len()));
+    // A second record in the member has no offset of its own: it cannot be indexed (cdxj-indexer
+    // fails on such a file too), so the file is reported rather than half-indexed in silence.
+    if block_len.is_some() && data[block_end..].iter().any(|b| !b.is_ascii_whitespace()) {
+        return Err("more than one record in one gzip member: the records after the first have no offset".into());
+    }
     let mut block = Lines { data: &data[..block_end], pos: body_start };
     let http = (block_len != Some(0)
         && matches!(rec_type, "response" | "revisit")
@@ -680,6 +685,25 @@ mod tests {
         assert!(e.to_string().contains("torn.warc.gz at offset"), "{e}");
         assert!(write_beside(&p).is_err());
         assert!(!cdxj_path(&p).exists(), "no index is written for a file that cannot be read whole");
+    }
+
+    #[test]
+    fn two_records_in_one_member_are_an_error_at_that_member() {
+        let good =
+            gzip_member(&rec("resource", Some("http://example.com/a"), D, &[("Content-Type", "text/plain")], b"a"), 6);
+        let r1 = rec("resource", Some("http://example.com/b"), D, &[("Content-Type", "text/plain")], b"b");
+        let r2 = rec("resource", Some("http://example.com/c"), D, &[("Content-Type", "text/plain")], b"c");
+        let mut both = r1.to_bytes();
+        both.extend_from_slice(&r2.to_bytes());
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        std::io::Write::write_all(&mut enc, &both).unwrap();
+        let merged = enc.finish().unwrap();
+        let (_d, p) = file_of("merged.warc.gz", &[good.clone(), merged]);
+        let idx = index_file(&p);
+        assert_eq!(idx.lines.len(), 1);
+        let e = idx.error.expect("an error");
+        assert_eq!(e.offset, Some(good.len() as u64));
+        assert!(e.message.contains("more than one record"), "{e}");
     }
 
     #[test]

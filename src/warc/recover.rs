@@ -112,7 +112,9 @@ impl MemberWalker {
             self.done = true;
             return WalkError { offset, message, truncated };
         }
-        match self.find_magic(end.max(offset + 1)) {
+        // From just past the bad member's start, not from where the decoder stopped: the decoder
+        // reads ahead, so a good member right after a few bytes of garbage would be skipped.
+        match self.find_magic(offset + 1) {
             Ok(Some(next)) => {
                 message.push_str(&format!("; resumed at the next gzip member, offset {next}"));
                 self.pos = next;
@@ -371,6 +373,15 @@ mod tests {
         assert_eq!(MemberWalker::open(&p).unwrap().count(), 2);
         let torn_err = MemberWalker::open(&p).unwrap().keep_going().last().unwrap().unwrap_err();
         assert!(torn_err.message.starts_with("truncated gzip member: the file ends"), "{}", torn_err.message);
+    }
+
+    #[test]
+    fn keep_going_does_not_skip_a_good_member_right_after_garbage() {
+        let good = gzip_member(&rec("resource", &new_record_id(), None), 6);
+        let (_d, p, ends) = file_of(&[good.clone(), b"GARBAGE\n".to_vec(), good.clone(), good.clone()]);
+        let got: Vec<Result<u64, u64>> =
+            MemberWalker::open(&p).unwrap().keep_going().map(|m| m.map(|m| m.offset).map_err(|e| e.offset)).collect();
+        assert_eq!(got, vec![Ok(0), Err(ends[0]), Ok(ends[1]), Ok(ends[2])]);
     }
 
     #[test]

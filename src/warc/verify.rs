@@ -476,7 +476,7 @@ impl Head {
 /// A few bytes for a message, lossily decoded and cut.
 fn show(bytes: &[u8]) -> String {
     let cut = &bytes[..bytes.len().min(60)];
-    let s = format!("{:?}", String::from_utf8_lossy(cut));
+    let s = format!("\"{}\"", cut.escape_ascii());
     if bytes.len() > cut.len() {
         format!("{s}…")
     } else {

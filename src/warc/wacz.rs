@@ -112,11 +112,14 @@ fn scan(path: &Path) -> Result<Scan, WaczError> {
     Ok(s)
 }
 
+/// Whether a `response` block (or a revisit's head) is a 200 HTML page with a body: a response
+/// must carry some payload; a revisit's head announces one (its body is the original's).
 fn is_html_200(block: &[u8]) -> bool {
     let Ok(f) = frame_response(block, false, true) else { return false };
     let ct = f.header("content-type").unwrap_or_default().to_ascii_lowercase();
     let mime = ct.split(';').next().unwrap_or("").trim().to_string();
-    f.status == 200 && (mime == "text/html" || mime == "application/xhtml+xml")
+    let empty = f.payload.iter().all(|r| r.is_empty()) && f.header("content-length").as_deref() == Some("0");
+    f.status == 200 && (mime == "text/html" || mime == "application/xhtml+xml") && !empty
 }
 
 /// Whether a hop path makes a page: once trailing redirects (`R`) are set aside, a seed (empty), a
@@ -153,12 +156,28 @@ pub fn write_wacz(output: &Path, warcs: &[PathBuf], title: &str) -> Result<WaczS
     // 1. Scan the given files; add files holding the originals of revisits until none is missing.
     let mut files: Vec<PathBuf> = Vec::new();
     let mut scans: Vec<Scan> = Vec::new();
+    let mut names = HashSet::new();
     for w in warcs {
-        if !files.contains(w) {
-            scans.push(scan(w)?);
-            files.push(w.clone());
+        let name = w.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        if name.ends_with(".open") {
+            return Err(WaczError::Warc(format!(
+                "{}: a WARC file still being written (or left by a crash: the next start recovers it)",
+                w.display()
+            )));
         }
+        let same = |p: &PathBuf| p.canonicalize().ok() == w.canonicalize().ok();
+        if files.iter().any(same) {
+            continue; // given twice
+        }
+        if !names.insert(name.clone()) {
+            return Err(WaczError::Warc(format!(
+                "two files named {name} (archive/ holds one file per name; every index line names its file)"
+            )));
+        }
+        scans.push(scan(w)?);
+        files.push(w.clone());
     }
+    let given = files.len();
     let missing = |scans: &[Scan]| -> Vec<(String, String)> {
         let ids: HashSet<&String> = scans.iter().flat_map(|s| s.ids.iter()).collect();
         scans.iter().flat_map(|s| s.refers.iter()).filter(|(to, _)| !ids.contains(to)).cloned().collect()
@@ -169,8 +188,13 @@ pub fn write_wacz(output: &Path, warcs: &[PathBuf], title: &str) -> Result<WaczS
             if todo.is_empty() {
                 break;
             }
+            let name = sib.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+            if names.contains(&name) {
+                continue;
+            }
             let s = scan(&sib)?;
             if todo.iter().any(|(to, _)| s.ids.contains(to)) {
+                names.insert(name);
                 tracing::info!(file = %sib.display(), "added to the package: it holds originals its revisits cite");
                 scans.push(s);
                 files.push(sib);
@@ -198,10 +222,10 @@ pub fn write_wacz(output: &Path, warcs: &[PathBuf], title: &str) -> Result<WaczS
     }
     sort_lines(&mut lines);
     let index: Vec<u8> = lines.concat().into_bytes();
-    // 3. Pages.
+    // 3. Pages: those of the files given (not of the files added for their originals).
     let mut pages = vec![json!({"format": "json-pages-1.0", "id": "pages", "title": title}).to_string()];
     let mut seen_pages = HashSet::new();
-    for s in &scans {
+    for s in &scans[..given] {
         for (id, url, date) in &s.html {
             let page = s.hops.get(id).map(|h| is_page_hops(h)).unwrap_or(true);
             if page && seen_pages.insert((url.clone(), date.clone())) {
@@ -216,8 +240,27 @@ pub fn write_wacz(output: &Path, warcs: &[PathBuf], title: &str) -> Result<WaczS
     let pages_bytes = (pages.join("\n") + "\n").into_bytes();
     // 4. The ZIP.
     let tmp = PathBuf::from(format!("{}.tmp", output.display()));
+    let result = write_zip(&tmp, output, &files, &pages_bytes, &index, title, &pages);
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result?;
+    let bytes = std::fs::metadata(output).map(|m| m.len()).unwrap_or(0);
+    Ok(WaczSummary { warcs: files, pages: page_count, index_lines: lines.len(), bytes })
+}
+
+/// Writes the ZIP to `tmp`, fsyncs it and renames it to `output`.
+fn write_zip(
+    tmp: &Path,
+    output: &Path,
+    files: &[PathBuf],
+    pages_bytes: &[u8],
+    index: &[u8],
+    title: &str,
+    pages: &[String],
+) -> Result<(), WaczError> {
     let werr = |e: String| WaczError::Write { path: output.display().to_string(), cause: e };
-    let file = File::create(&tmp).map_err(|e| werr(e.to_string()))?;
+    let file = File::create(tmp).map_err(|e| werr(e.to_string()))?;
     let mut zip = zip::ZipWriter::new(BufWriter::new(file));
     let mut resources = Vec::new();
     let now = chrono::Utc::now();
@@ -264,7 +307,7 @@ pub fn write_wacz(output: &Path, warcs: &[PathBuf], title: &str) -> Result<WaczS
     };
     add(&mut zip, "pages/pages.jsonl".into(), &mut &pages_bytes[..], pages_bytes.len() as u64)?;
     add(&mut zip, "indexes/index.cdxj".into(), &mut &index[..], index.len() as u64)?;
-    for f in &files {
+    for f in files {
         let name = f.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
         let mut r = File::open(f).map_err(|e| WaczError::Warc(format!("{}: {e}", f.display())))?;
         let size = r.metadata().map(|m| m.len()).unwrap_or(0);
@@ -295,12 +338,11 @@ pub fn write_wacz(output: &Path, warcs: &[PathBuf], title: &str) -> Result<WaczS
     let out = zip.finish().map_err(|e| werr(e.to_string()))?;
     let file = out.into_inner().map_err(|e| werr(e.to_string()))?;
     file.sync_all().map_err(|e| werr(e.to_string()))?;
-    std::fs::rename(&tmp, output).map_err(|e| werr(e.to_string()))?;
+    std::fs::rename(tmp, output).map_err(|e| werr(e.to_string()))?;
     if let Some(dir) = output.parent().filter(|d| !d.as_os_str().is_empty()) {
         let _ = sync_dir(dir);
     }
-    let bytes = std::fs::metadata(output).map(|m| m.len()).unwrap_or(0);
-    Ok(WaczSummary { warcs: files, pages: page_count, index_lines: lines.len(), bytes })
+    Ok(())
 }
 
 #[cfg(test)]
@@ -327,8 +369,13 @@ mod tests {
 
     #[test]
     fn html_200_by_content_type() {
-        assert!(is_html_200(b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: 0\r\n\r\n"));
-        assert!(is_html_200(b"HTTP/1.1 200 OK\r\nContent-Type: Application/XHTML+xml\r\nContent-Length: 0\r\n\r\n"));
+        assert!(is_html_200(
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: 2\r\n\r\nhi"
+        ));
+        assert!(is_html_200(b"HTTP/1.1 200 OK\r\nContent-Type: Application/XHTML+xml\r\nContent-Length: 2\r\n\r\nhi"));
+        // A revisit's head alone announces the original's body.
+        assert!(is_html_200(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 2\r\n\r\n"));
+        assert!(!is_html_200(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 0\r\n\r\n"), "empty");
         assert!(!is_html_200(b"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Length: 0\r\n\r\n"));
         assert!(!is_html_200(b"HTTP/1.1 404 Not Found\r\nContent-Type: text/html\r\nContent-Length: 0\r\n\r\n"));
     }

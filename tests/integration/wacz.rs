@@ -163,6 +163,22 @@ fn a_package_of_a_revisit_takes_in_the_warc_holding_its_original_or_refuses() {
     let e = check_package(&pkg);
     let a_name = format!("archive/{}", a.file.file_name().unwrap().to_string_lossy());
     assert!(e.contains_key(&a_name), "the original's WARC is in the package");
+    assert_eq!(page_urls(&e), vec![site.url("/b")], "pages of the file given, not of the file added");
+
+    // Two files with one name cannot both be archive/NAME: refused, nothing left behind.
+    let copy_dir = dir.path().join("copy");
+    std::fs::create_dir_all(&copy_dir).unwrap();
+    let copy = copy_dir.join(b.file.file_name().unwrap());
+    std::fs::copy(&b.file, &copy).unwrap();
+    let pkg3 = dir.path().join("dup.wacz");
+    let out = harvestd().arg("wacz").arg("-o").arg(&pkg3).arg(&b.file).arg(&copy).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("two files named"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!pkg3.exists() && !dir.path().join("dup.wacz.tmp").exists());
 
     // Without the original's file anywhere, packaging refuses rather than ship a dangling revisit.
     let away = dir.path().join("elsewhere");
