@@ -68,10 +68,20 @@ pub fn cdxj_path(warc: &Path) -> PathBuf {
     warc.with_file_name(format!("{stem}.cdxj"))
 }
 
-/// Indexes `path` (gzip member per record), naming it by its base name in every line.
+/// Indexes `path`, naming it by its base name in every line: a gzip member per record, or an
+/// uncompressed WARC (records back to back; told apart by the first bytes), whose lines give each
+/// record's offset and its length without the CRLF CRLF that ends it, as cdxj-indexer does.
 pub fn index_file(path: &Path) -> FileIndex {
     let filename = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
     let err = |offset, message: String| IndexError { file: path.to_path_buf(), offset, message };
+    let mut magic = [0u8; 2];
+    let gzip = std::fs::File::open(path)
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic))
+        .map(|_| magic == [0x1f, 0x8b])
+        .unwrap_or(true);
+    if !gzip {
+        return index_plain(path, &filename);
+    }
     let walker = match MemberWalker::open(path) {
         Ok(w) => w,
         Err(e) => return FileIndex { lines: Vec::new(), error: Some(err(None, format!("cannot open: {e}"))) },
@@ -95,6 +105,88 @@ pub fn index_file(path: &Path) -> FileIndex {
         }
     }
     out
+}
+
+/// [`index_file`] for an uncompressed WARC: each record is its header lines up to the blank line,
+/// `Content-Length` bytes of block, and the CRLF CRLF after it.
+fn index_plain(path: &Path, filename: &str) -> FileIndex {
+    use std::io::{BufRead, Read};
+    let err = |offset, message: String| IndexError { file: path.to_path_buf(), offset, message };
+    let mut out = FileIndex::default();
+    let mut r = match std::fs::File::open(path) {
+        Ok(f) => std::io::BufReader::with_capacity(1 << 20, f),
+        Err(e) => return FileIndex { lines: Vec::new(), error: Some(err(None, format!("cannot open: {e}"))) },
+    };
+    let mut pos = 0u64;
+    let mut data = Vec::new();
+    loop {
+        data.clear();
+        // Header lines up to the blank line (blank lines between records are skipped).
+        let mut skipped = 0u64;
+        loop {
+            let start = data.len();
+            match r.by_ref().take(1 << 20).read_until(b'\n', &mut data) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) => {
+                    out.error = Some(err(Some(pos), format!("reading: {e}")));
+                    return out;
+                }
+            }
+            let line = &data[start..];
+            if start == 0 && (line == b"\r\n" || line == b"\n") {
+                skipped += line.len() as u64;
+                data.clear();
+                continue;
+            }
+            if line == b"\r\n" || line == b"\n" {
+                break;
+            }
+        }
+        pos += skipped;
+        if data.is_empty() {
+            return out;
+        }
+        let head = String::from_utf8_lossy(&data).to_string();
+        let Some(len) = head.lines().find_map(|l| {
+            let (n, v) = l.split_once(':')?;
+            n.trim().eq_ignore_ascii_case("content-length").then(|| v.trim().parse::<u64>().ok()).flatten()
+        }) else {
+            out.error = Some(err(Some(pos), "a record without a valid Content-Length".into()));
+            return out;
+        };
+        let before = data.len();
+        if let Err(e) = r.by_ref().take(len).read_to_end(&mut data) {
+            out.error = Some(err(Some(pos), format!("reading: {e}")));
+            return out;
+        }
+        if ((data.len() - before) as u64) < len {
+            out.error = Some(err(Some(pos), "the file ends inside the record's block".into()));
+            return out;
+        }
+        // The record's end: CRLF CRLF (tolerantly, whatever line ends follow).
+        let mut tail = 0u64;
+        while tail < 4 {
+            match r.fill_buf() {
+                Ok([b'\r' | b'\n', ..]) => {
+                    r.consume(1);
+                    tail += 1;
+                }
+                _ => break,
+            }
+        }
+        // warcio counts an uncompressed record's length without the CRLF CRLF after its block.
+        let length = data.len() as u64;
+        match index_record(&data, pos, length, filename) {
+            Ok(Some(line)) => out.lines.push(line),
+            Ok(None) => {}
+            Err(message) => {
+                out.error = Some(err(Some(pos), message));
+                return out;
+            }
+        }
+        pos += length + tail;
+    }
 }
 
 /// Sorts CDXJ lines bytewise and drops exact duplicates (cdxj-indexer's `SortingWriter`).
@@ -685,6 +777,33 @@ mod tests {
         assert!(e.to_string().contains("torn.warc.gz at offset"), "{e}");
         assert!(write_beside(&p).is_err());
         assert!(!cdxj_path(&p).exists(), "no index is written for a file that cannot be read whole");
+    }
+
+    #[test]
+    fn an_uncompressed_warc_is_indexed_as_cdxj_indexer_does() {
+        let resp = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 2\r\n\r\nhi";
+        let recs = [
+            rec("warcinfo", None, D, &[("Content-Type", "application/warc-fields")], b"software: x\r\n"),
+            rec(
+                "response",
+                Some("http://example.com/a"),
+                D,
+                &[("Content-Type", "application/http;msgtype=response")],
+                resp,
+            ),
+            rec(
+                "request",
+                Some("http://example.com/a"),
+                D,
+                &[("Content-Type", "application/http;msgtype=request")],
+                b"GET /a HTTP/1.1\r\n\r\n",
+            ),
+            rec("resource", Some("http://example.com/r"), D, &[("Content-Type", "text/plain")], b"resource body"),
+        ];
+        let bytes: Vec<u8> = recs.iter().flat_map(|r| r.to_bytes()).collect();
+        let (_d, p) = file_of("plain.warc", &[bytes]);
+        let got = assert_same(&p);
+        assert_eq!(got.lines().count(), 2, "{got}");
     }
 
     #[test]

@@ -80,6 +80,16 @@ struct Scan {
 
 fn scan(path: &Path) -> Result<Scan, WaczError> {
     let mut s = Scan::default();
+    let mut magic = [0u8; 2];
+    File::open(path)
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .map_err(|e| WaczError::Warc(format!("{}: {e}", path.display())))?;
+    if magic != [0x1f, 0x8b] {
+        return Err(WaczError::Warc(format!(
+            "{}: not gzip-compressed; only .warc.gz files (a gzip member per record) are packaged",
+            path.display()
+        )));
+    }
     let walker = MemberWalker::open(path).map_err(|e| WaczError::Warc(format!("{}: {e}", path.display())))?;
     for m in walker {
         let m = m.map_err(|e| WaczError::Warc(format!("{}: {e}", path.display())))?;
