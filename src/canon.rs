@@ -76,7 +76,9 @@ impl SessionParam {
             None => (head, false),
         };
         if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.')) {
-            return Err(format!("{spec:?} is not a parameter name such as \"jsessionid\", \"aspsessionid*\" or \"sid:32\""));
+            return Err(format!(
+                "{spec:?} is not a parameter name such as \"jsessionid\", \"aspsessionid*\" or \"sid:32\""
+            ));
         }
         Ok(SessionParam { name: name.to_ascii_lowercase(), prefix, min_len })
     }
@@ -95,7 +97,8 @@ impl SessionParam {
         } else {
             name.eq_ignore_ascii_case(&self.name)
         };
-        name_ok && (self.min_len == 0 || (value.len() >= self.min_len && value.bytes().all(|b| b.is_ascii_alphanumeric())))
+        name_ok
+            && (self.min_len == 0 || (value.len() >= self.min_len && value.bytes().all(|b| b.is_ascii_alphanumeric())))
     }
 }
 

@@ -852,8 +852,9 @@ impl Config {
         }
         let mut session_params = Vec::new();
         for p in &raw.session_id_params {
-            session_params
-                .push(crate::canon::SessionParam::parse(p.get_ref()).or_else(|e| cx.err("session_id_params", p.span(), e))?);
+            session_params.push(
+                crate::canon::SessionParam::parse(p.get_ref()).or_else(|e| cx.err("session_id_params", p.span(), e))?,
+            );
         }
         let key_options = if raw.strip_session_ids {
             crate::canon::KeyOptions::stripping(session_params)

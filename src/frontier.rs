@@ -719,7 +719,12 @@ impl Frontier {
                 key: String::from_utf8_lossy(&qkey).to_string(),
                 cause: e.to_string(),
             })?;
-            let lease = Lease { seen_key: crate::canon::seen_key(&url, self.store.key_options()), host: host.clone(), seq, uri };
+            let lease = Lease {
+                seen_key: crate::canon::seen_key(&url, self.store.key_options()),
+                host: host.clone(),
+                seq,
+                uri,
+            };
             t.batch.remove(&qkey[..]);
             t.batch.insert(k_lease(&lease.seen_key), encode(&lease));
             let (limit, now) = (t.limit, t.now);
@@ -1012,20 +1017,7 @@ mod tests {
     }
 
     fn finish_with(f: &Frontier, l: &Lease, outlinks: &[NewUri]) -> usize {
-        f.release_host(&l.host, Release::NOW).unwrap();
-        f.finish(Completion {
-            seen_key: &l.seen_key,
-            leased: true,
-            result: done(l),
-            outlinks,
-            refused: &[],
-            extra: vec![],
-            records: 0,
-            bytes: 0,
-            retry: None,
-        })
-        .unwrap()
-        .added
+        finish_refusing(f, l, outlinks, &[]).added
     }
 
     #[test]
@@ -1247,7 +1239,12 @@ mod tests {
         assert_eq!((st.refusals[&TrapRule::MaxPathDepth], st.refusals[&TrapRule::MaxQueryParams]), (3, 1));
         // A recorded refusal is judged once: found again, it is neither recorded nor counted.
         let l = lease(&f);
-        let c = finish_refusing(&f, &l, &[new_uri("http://a.example/d/1")], &[refuse("http://a.example/?q", TrapRule::MaxQueryParams)]);
+        let c = finish_refusing(
+            &f,
+            &l,
+            &[new_uri("http://a.example/d/1")],
+            &[refuse("http://a.example/?q", TrapRule::MaxQueryParams)],
+        );
         assert_eq!((c.added, c.refused.len()), (0, 0));
         assert_eq!(f.host_state("a.example").unwrap().refusals[&TrapRule::MaxQueryParams], 1);
         assert_eq!(f.counts().failed, 3);

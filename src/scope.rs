@@ -136,7 +136,10 @@ impl TrapRules {
         if self.max_query_params > 0 {
             let n = url.query().map(|q| q.split('&').filter(|p| !p.is_empty()).count()).unwrap_or(0);
             if n > self.max_query_params {
-                return Err((TrapRule::MaxQueryParams, format!("{n} query parameters, over {}", self.max_query_params)));
+                return Err((
+                    TrapRule::MaxQueryParams,
+                    format!("{n} query parameters, over {}", self.max_query_params),
+                ));
             }
         }
         let segments: Vec<&str> = url.path_segments().map(|s| s.collect()).unwrap_or_default();
