@@ -1249,4 +1249,21 @@ mod tests {
         assert_eq!(f.host_state("a.example").unwrap().refusals[&TrapRule::MaxQueryParams], 1);
         assert_eq!(f.counts().failed, 3);
     }
+
+    #[test]
+    fn outcomes_keep_their_stored_form_and_trap_rejections_add_one() {
+        let old: Outcome = serde_json::from_str(r#"{"kind":"excluded","detail":"/cal/"}"#).unwrap();
+        assert_eq!(old, Outcome::Excluded("/cal/".into()));
+        let trap = Outcome::TrapRejected { rule: TrapRule::MaxPathDepth, detail: "21 path segments, over 20".into() };
+        let json = serde_json::to_string(&trap).unwrap();
+        assert_eq!(
+            json,
+            r#"{"kind":"trap_rejected","detail":{"rule":"max_path_depth","detail":"21 path segments, over 20"}}"#
+        );
+        assert_eq!(serde_json::from_str::<Outcome>(&json).unwrap(), trap);
+        assert_eq!(trap.name(), "trap_max_path_depth");
+        // A host state written before the trap counters decodes with them at zero.
+        let st: HostState = serde_json::from_str(r#"{"queued":2,"due_ms":null}"#).unwrap();
+        assert_eq!((st.admitted, st.refusals.len()), (0, 0));
+    }
 }
