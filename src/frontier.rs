@@ -10,7 +10,11 @@
 //! waits out the politeness delay. [`Frontier::next`] leases the first URL of the earliest due
 //! host; [`Frontier::release_host`] is called when the response ends and frees the slot after its
 //! delay; [`Frontier::finish`] is the commit task's single atomic write per capture (outcome, lease
-//! removal, outlinks, counters). Time is read through the injected [`Clock`]. Every operation runs
+//! removal, outlinks, the links refused by a crawl-trap rule, counters). Outlinks new to the crawl
+//! count towards their host's budget (`max_urls_per_host`, kept in its `h:` state); those over it,
+//! and the links the scope's trap rules refused, are recorded as finished URLs with the outcome
+//! `trap_rejected`, at most `trap_records_per_rule` per rule and host (later ones are counted).
+//! Time is read through the injected [`Clock`]. Every operation runs
 //! under one mutex: they are short sled operations.
 
 use std::collections::{HashMap, HashSet};

@@ -208,3 +208,41 @@ fn a_query_string_that_grows_a_parameter_every_hop_stops_at_max_query_params() {
     let six: Vec<String> = (0..6).map(|i| format!("p{i}={i}")).collect();
     assert_refused(&s, &state, &log, &s.url(&format!("/r?{}", six.join("&"))), TrapRule::MaxQueryParams);
 }
+
+#[test]
+fn a_reload_that_would_change_the_seen_key_options_is_rejected_and_trap_limits_reload() {
+    let site = chain_site("127.0.0.97", 2, std::time::Duration::ZERO);
+    let dir = tempfile::tempdir().unwrap();
+    let base = format!("api_listen = \"127.0.0.97:8427\"\n[[seeds]]\nurl = {:?}\n", site.url("/p/0"));
+    let cfg = write_config(dir.path(), &base);
+    let child = harvestd()
+        .arg("run")
+        .arg("--config")
+        .arg(&cfg)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t = std::time::Instant::now();
+    while !harvestd().args(["status", "--config"]).arg(&cfg).output().unwrap().status.success() {
+        assert!(t.elapsed() < std::time::Duration::from_secs(20), "the daemon did not start");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let reload = |extra: &str| {
+        write_config(dir.path(), &format!("{extra}{base}"));
+        harvestd().args(["reload", "--config"]).arg(&cfg).output().unwrap()
+    };
+    let out = reload("strip_session_ids = false\n");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(!out.status.success(), "{text}");
+    assert!(text.contains("strip_session_ids / session_id_params cannot change"), "{text}");
+    let out = reload("max_query_params = 3\nmax_urls_per_host = 10\n");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains("configuration reload rejected"), "{log}");
+}
