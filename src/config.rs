@@ -131,6 +131,27 @@ raw_config! {
     max_hops: u32 = "dflt_max_hops";
     /// Regular expressions; a URL matching any of them is never queued.
     exclude: Vec<Spanned<String>> = "Vec::new";
+    /// Crawl trap: a URL with more path segments than this is refused (0: no limit).
+    max_path_depth: u32 = "dflt_max_path_depth";
+    /// Crawl trap: a URL whose path has a segment, or run of segments, more than this many times
+    /// in a row (`/a/b/a/b/a/b`) is refused (0: no limit).
+    max_path_repetitions: u32 = "dflt_max_path_repetitions";
+    /// Crawl trap: a URL longer than this many bytes is refused.
+    max_url_length: Spanned<u32> = "dflt_max_url_length";
+    /// Crawl trap: a URL with more query parameters than this is refused (0: no limit).
+    max_query_params: u32 = "dflt_max_query_params";
+    /// Crawl trap: URLs queued per host over the whole crawl, at most; later ones are refused
+    /// (0: no limit).
+    max_urls_per_host: u64 = "dflt_zero_u64";
+    /// Refusals by one trap rule on one host recorded as finished URLs (state, crawl.log); later
+    /// ones are only counted (at least 1).
+    trap_records_per_rule: Spanned<u32> = "dflt_trap_records_per_rule";
+    /// Leave session-id parameters (`session_id_params`) out of the seen key, so a link that
+    /// differs only by its session id is the same URL. Recorded in the state directory.
+    strip_session_ids: bool = "dflt_true";
+    /// Query and `;path` parameter names stripped by `strip_session_ids`: `name`, `prefix*`,
+    /// `name:N` (only a value of N or more letters and digits). Recorded in the state directory.
+    session_id_params: Vec<Spanned<String>> = "dflt_session_id_params";
     /// The crawl ends once this many URLs have finished, over all its runs (0: no limit).
     max_urls: u64 = "dflt_zero_u64";
     /// The crawl ends once its records hold this many bytes, over all its runs ("0": no limit).
@@ -274,6 +295,24 @@ fn dflt_workers() -> Spanned<u32> {
 }
 fn dflt_max_hops() -> u32 {
     20
+}
+fn dflt_max_path_depth() -> u32 {
+    20
+}
+fn dflt_max_path_repetitions() -> u32 {
+    2
+}
+fn dflt_max_url_length() -> Spanned<u32> {
+    Spanned::new(0..0, 8192)
+}
+fn dflt_max_query_params() -> u32 {
+    32
+}
+fn dflt_trap_records_per_rule() -> Spanned<u32> {
+    Spanned::new(0..0, 100)
+}
+fn dflt_session_id_params() -> Vec<Spanned<String>> {
+    crate::canon::DEFAULT_SESSION_PARAMS.iter().map(|s| d(*s)).collect()
 }
 fn dflt_robots() -> Spanned<String> {
     d("obey")
@@ -494,6 +533,16 @@ pub struct Config {
     pub max_hops: usize,
     /// Exclusion regexes.
     pub exclude: Vec<Regex>,
+    /// The URL-shape crawl-trap rules (`max_path_depth`, `max_path_repetitions`, `max_url_length`,
+    /// `max_query_params`).
+    pub traps: crate::scope::TrapRules,
+    /// URLs queued per host over the crawl, at most (0: no limit).
+    pub max_urls_per_host: u64,
+    /// Refusals recorded per trap rule and host (at least 1).
+    pub trap_records_per_rule: u64,
+    /// The `seen_key` options (`strip_session_ids`, `session_id_params`), checked against the
+    /// state directory at start.
+    pub key_options: crate::canon::KeyOptions,
     /// robots.txt policy.
     pub robots: RobotsPolicy,
     /// Hosts exempt from robots.txt (exact names; a leading dot also covers subdomains).
@@ -789,6 +838,29 @@ impl Config {
             return cx.err("connections_per_host", raw.connections_per_host.span(), "must be 1 to 64");
         }
         let max_file_size = cx.size("max_file_size", &raw.max_file_size)?;
+        let max_url_length = *raw.max_url_length.get_ref();
+        if !(256..=65_000).contains(&max_url_length) {
+            return cx.err("max_url_length", raw.max_url_length.span(), "must be 256 to 65000 (bytes)");
+        }
+        let trap_records_per_rule = *raw.trap_records_per_rule.get_ref();
+        if trap_records_per_rule == 0 {
+            return cx.err(
+                "trap_records_per_rule",
+                raw.trap_records_per_rule.span(),
+                "must be at least 1 (the first refusal of each rule on each host is always recorded)",
+            );
+        }
+        let mut session_params = Vec::new();
+        for p in &raw.session_id_params {
+            session_params.push(
+                crate::canon::SessionParam::parse(p.get_ref()).or_else(|e| cx.err("session_id_params", p.span(), e))?,
+            );
+        }
+        let key_options = if raw.strip_session_ids {
+            crate::canon::KeyOptions::stripping(session_params)
+        } else {
+            crate::canon::KeyOptions::none()
+        };
         let user_agent = if raw.user_agent.trim().is_empty() {
             default_user_agent(&raw.contact_url)
         } else {
@@ -850,6 +922,15 @@ impl Config {
             max_sitemap_urls: raw.max_sitemap_urls,
             max_hops: raw.max_hops as usize,
             exclude,
+            traps: crate::scope::TrapRules {
+                max_path_depth: raw.max_path_depth as usize,
+                max_path_repetitions: raw.max_path_repetitions as usize,
+                max_url_length: max_url_length as usize,
+                max_query_params: raw.max_query_params as usize,
+            },
+            max_urls_per_host: raw.max_urls_per_host,
+            trap_records_per_rule: u64::from(trap_records_per_rule),
+            key_options,
             robots,
             robots_ignore_hosts: raw.robots_ignore_hosts.iter().map(|h| h.trim().to_ascii_lowercase()).collect(),
             robots_allow_requisites: raw.robots_allow_requisites,
@@ -1028,6 +1109,32 @@ mod tests {
         assert_eq!((e.key.as_deref(), e.line), (Some("warc_version"), Some(1)), "{e}");
         let e = parse("[[seeds]]\nurl = \"http://example.com/\"\nrecrawl_interval = \"often\"\n").unwrap_err();
         assert_eq!((e.key.as_deref(), e.line), (Some("seeds.recrawl_interval"), Some(3)), "{e}");
+    }
+
+    #[test]
+    fn trap_and_session_keys() {
+        let c = parse("").unwrap();
+        assert_eq!(
+            c.traps,
+            crate::scope::TrapRules {
+                max_path_depth: 20,
+                max_path_repetitions: 2,
+                max_url_length: 8192,
+                max_query_params: 32
+            }
+        );
+        assert_eq!((c.max_urls_per_host, c.trap_records_per_rule), (0, 100));
+        assert_eq!(c.key_options.session_params.len(), crate::canon::DEFAULT_SESSION_PARAMS.len());
+        let c = parse("strip_session_ids = false\nmax_urls_per_host = 50\n").unwrap();
+        assert_eq!((c.key_options.recorded(), c.max_urls_per_host), (Vec::<String>::new(), 50));
+        let c = parse("session_id_params = [\"SID\", \"sess*\"]\n").unwrap();
+        assert_eq!(c.key_options.recorded(), vec!["strip_session_ids=sess*,sid".to_string()]);
+        let e = parse("workers = 2\nsession_id_params = [\n  \"ok\",\n  \"no way\",\n]\n").unwrap_err();
+        assert_eq!((e.key.as_deref(), e.line), (Some("session_id_params"), Some(4)), "{e}");
+        let e = parse("max_url_length = 10\n").unwrap_err();
+        assert_eq!((e.key.as_deref(), e.line), (Some("max_url_length"), Some(1)), "{e}");
+        let e = parse("\ntrap_records_per_rule = 0\n").unwrap_err();
+        assert_eq!((e.key.as_deref(), e.line), (Some("trap_records_per_rule"), Some(2)), "{e}");
     }
 
     #[test]

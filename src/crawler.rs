@@ -28,7 +28,7 @@ use crate::crawllog::{self, CrawlLog};
 use crate::daemon;
 use crate::extract;
 use crate::fetch::{Exchange, FetchError, FetchSettings, Fetcher};
-use crate::frontier::{Completion, CrawlUri, Finished, Frontier, Lease, NewUri, Next, Outcome, Release};
+use crate::frontier::{Completion, CrawlUri, Finished, Frontier, Lease, NewUri, Next, Outcome, Refused, Release};
 use crate::politeness::RateCaps;
 use crate::robots::{self, RobotsEntry, RobotsRules};
 use crate::scope::{Scope, MAX_SEED_REDIRECTS};
@@ -39,8 +39,6 @@ mod control;
 pub mod recrawl;
 pub use control::{Control, ControlError, HostCounts, SeedsAdded, Status, UrlCounts};
 
-/// Longest URL queued, bytes (longer ones are dropped with a debug line).
-const MAX_URL_LEN: usize = 8192;
 /// Most outlinks taken from one capture.
 const MAX_LINKS_PER_PAGE: usize = 10_000;
 /// Robots decisions kept in memory before the cache is emptied (sled keeps them all).
@@ -184,7 +182,7 @@ struct Pending {
     record_id: Option<String>,
     payload_digest: Option<String>,
     captured_ms: u64,
-    outlinks: Vec<NewUri>,
+    outlinks: Outlinks,
     extra: Vec<(Vec<u8>, Vec<u8>)>,
     /// The URL goes back to its queue for another try (this try's response, if any, is archived).
     retry: Option<NewUri>,
@@ -194,6 +192,13 @@ struct Pending {
     log: LogFacts,
     /// The revisit profile its primary record was written with, when a revisit.
     revisit: Option<RevisitKind>,
+}
+
+/// A capture's links that passed scope: those to queue, and those a trap rule refused (recorded).
+#[derive(Debug, Default)]
+struct Outlinks {
+    queue: Vec<NewUri>,
+    refused: Vec<Refused>,
 }
 
 tokio::task_local! {
@@ -319,7 +324,9 @@ async fn start_and_crawl(
 ) -> Result<Summary, StartError> {
     // 1. Open (and lock) the state directory, then check the WARC directory can be written.
     let (state_dir, cache) = (config.state_dir.clone(), config.state_cache);
-    let store = tokio::task::spawn_blocking(move || Store::open(&state_dir, cache)).await.expect("open task")?;
+    let keys = config.key_options.clone();
+    let store =
+        tokio::task::spawn_blocking(move || Store::open_checked(&state_dir, cache, &keys)).await.expect("open task")?;
     let warc_dir = config.warc_dir.clone();
     tokio::task::spawn_blocking(move || check_warc_dir(&warc_dir))
         .await
@@ -343,6 +350,8 @@ async fn start_and_crawl(
     let frontier = Frontier::open(store.clone(), clock.clone())?;
     frontier.set_connections_per_host(config.connections_per_host);
     frontier.set_max_sitemap_urls(config.max_sitemap_urls);
+    frontier.set_max_urls_per_host(config.max_urls_per_host);
+    frontier.set_trap_records_per_rule(config.trap_records_per_rule);
     let returned = frontier.recover_leases()?;
     if returned > 0 {
         info!(leases = returned, "leased URLs from an interrupted run returned to their queues");
@@ -361,7 +370,7 @@ async fn start_and_crawl(
     let seed_uris: Vec<NewUri> = seeds
         .iter()
         .map(|s| NewUri {
-            seen_key: seen_key(&s.url),
+            seen_key: seen_key(&s.url, store.key_options()),
             host: host_key(&s.url),
             uri: CrawlUri {
                 url: s.url.to_string(),
@@ -378,7 +387,7 @@ async fn start_and_crawl(
     all_seeds.extend(stored_seeds(&store)?);
     let mut exclude = config.exclude.clone();
     exclude.extend(stored_exclusions(&store)?);
-    let scope = Scope::new(all_seeds, config.max_hops, exclude);
+    let scope = Scope::new(all_seeds, config.max_hops, exclude).with_traps(config.traps);
     let before = frontier.counts();
     info!(seeds = scope.seed_count(), new = added, queued = before.queued, "crawl starting");
 
@@ -860,7 +869,8 @@ fn commit_one(shared: &Shared, p: Pending, location: Option<writer::Location>, r
         seen_key: &p.seen_key,
         leased: p.leased,
         result: finished,
-        outlinks: &p.outlinks,
+        outlinks: &p.outlinks.queue,
+        refused: &p.outlinks.refused,
         extra: p.extra,
         records,
         bytes,
@@ -880,48 +890,75 @@ fn commit_one(shared: &Shared, p: Pending, location: Option<writer::Location>, r
                 "will retry"
             );
         }
-        Ok(added) => {
+        Ok(committed) => {
             if let Some(l) = &location {
                 if let Ok(mut w) = shared.current_warc.lock() {
                     w.replace(l.file.clone());
                 }
             }
             shared.finished_last_minute(true);
-            let status = match &p.outcome {
-                Outcome::Fetched(s) => *s,
-                _ => 0,
-            };
-            let detail = match &p.outcome {
-                Outcome::Fetched(_) | Outcome::RobotsPrecluded => String::new(),
-                Outcome::RobotsPrerequisiteFailed(d)
-                | Outcome::DestinationRefused(d)
-                | Outcome::Dns(d)
-                | Outcome::Connect(d)
-                | Outcome::Tls(d)
-                | Outcome::Timeout(d)
-                | Outcome::NoResponse(d)
-                | Outcome::InvalidUrl(d)
-                | Outcome::InternalError(d)
-                | Outcome::Excluded(d) => d.clone(),
-            };
-            info!(
-                target: "harvestd::crawl",
-                url = %p.uri.url,
-                outcome = p.outcome.name(),
-                status,
-                hops = %p.uri.hops,
-                via = p.uri.via.as_deref().unwrap_or("-"),
-                warc = location.as_ref().map(|l| l.file.as_str()).unwrap_or("-"),
-                offset = location.as_ref().map(|l| l.offset).unwrap_or(0),
-                new_urls = added,
-                tls = p.tls.as_deref().unwrap_or("-"),
-                detail = %detail,
-                "finished"
-            );
+            log_finished_line(&p.uri, &p.outcome, location.as_ref(), committed.added, p.tls.as_deref());
             shared.log_finished(&p.uri, &p.outcome, p.payload_digest.as_deref(), &p.log, p.revisit);
+            // Links refused by a trap rule are finished URLs too, in the same batch.
+            let facts = LogFacts { worker: p.log.worker, ..LogFacts::default() };
+            for r in &committed.refused {
+                log_finished_line(&r.uri, &r.outcome, None, 0, None);
+                shared.log_finished(&r.uri, &r.outcome, None, &facts, None);
+            }
+            for (host, rule) in &committed.muted {
+                info!(
+                    host = %host,
+                    rule = rule.key(),
+                    records = shared.cfg().trap_records_per_rule,
+                    "trap_records_per_rule reached: this rule's later refusals on this host are only counted"
+                );
+            }
         }
         Err(e) => warn!(url = %p.uri.url, cause = %e, "could not commit a finished URL; it will be fetched again"),
     }
+}
+
+/// The structured `finished` line of a URL whose outcome was committed (`new_urls`: outlinks it
+/// queued).
+fn log_finished_line(
+    uri: &CrawlUri,
+    outcome: &Outcome,
+    location: Option<&writer::Location>,
+    new_urls: usize,
+    tls: Option<&str>,
+) {
+    let status = match outcome {
+        Outcome::Fetched(s) => *s,
+        _ => 0,
+    };
+    let detail = match outcome {
+        Outcome::Fetched(_) | Outcome::RobotsPrecluded => "",
+        Outcome::RobotsPrerequisiteFailed(d)
+        | Outcome::DestinationRefused(d)
+        | Outcome::Dns(d)
+        | Outcome::Connect(d)
+        | Outcome::Tls(d)
+        | Outcome::Timeout(d)
+        | Outcome::NoResponse(d)
+        | Outcome::InvalidUrl(d)
+        | Outcome::InternalError(d)
+        | Outcome::Excluded(d)
+        | Outcome::TrapRejected { detail: d, .. } => d.as_str(),
+    };
+    info!(
+        target: "harvestd::crawl",
+        url = %uri.url,
+        outcome = outcome.name(),
+        status,
+        hops = %uri.hops,
+        via = uri.via.as_deref().unwrap_or("-"),
+        warc = location.map(|l| l.file.as_str()).unwrap_or("-"),
+        offset = location.map(|l| l.offset).unwrap_or(0),
+        new_urls,
+        tls = tls.unwrap_or("-"),
+        detail = %detail,
+        "finished"
+    );
 }
 
 /// One worker: lease, robots, fetch, hand over; until stopped (or done, in `ExitWhenDone` mode).
@@ -1160,6 +1197,9 @@ impl Shared {
         if uri.attempts > 0 {
             annotations.push(format!("{}t", uri.attempts + 1));
         }
+        if let Outcome::TrapRejected { rule, .. } = outcome {
+            annotations.push(format!("trap:{}", rule.key()));
+        }
         match facts.truncated {
             Some(crate::fetch::Truncation::Length) => annotations.push("lenTrunc".into()),
             Some(crate::fetch::Truncation::Time) => annotations.push("timeTrunc".into()),
@@ -1304,41 +1344,54 @@ impl Shared {
         vec![([b"s:", target.as_str().as_bytes()].concat(), kind.name().as_bytes().to_vec())]
     }
 
-    /// The outlinks of a capture that pass scope, as URLs to queue.
-    fn scoped_outlinks(&self, parent: &CrawlUri, links: Vec<(Url, char)>) -> Vec<NewUri> {
-        let mut out: Vec<NewUri> = Vec::new();
+    /// The `seen_key` of `url` under the state directory's key options.
+    fn key(&self, url: &Url) -> String {
+        seen_key(url, self.frontier.store().key_options())
+    }
+
+    /// The outlinks of a capture that pass scope: those to queue, and those a crawl-trap rule
+    /// refuses (to be recorded). Links out of scope, over `max_hops` or excluded are only logged
+    /// (at debug level).
+    fn scoped_outlinks(&self, parent: &CrawlUri, links: Vec<(Url, char)>) -> Outlinks {
+        let mut out = Outlinks::default();
         let mut keys = std::collections::HashSet::new();
         for (u, hop) in links {
             if !matches!(u.scheme(), "http" | "https") || u.host_str().is_none() {
                 continue;
             }
-            if u.as_str().len() > MAX_URL_LEN {
-                debug!(via = %parent.url, len = u.as_str().len(), "not queued: URL longer than {MAX_URL_LEN} bytes");
+            let hops = format!("{}{}", parent.hops, hop);
+            // The lock is not held past this line: `child_round` reads the scope too.
+            let verdict = match self.scope.read() {
+                Ok(scope) => scope.accept(&u, &hops).map(|()| scope.trap(&u)),
+                Err(_) => Err(crate::scope::Rejection::OutOfScope),
+            };
+            let trap = match verdict {
+                Ok(trap) => trap,
+                Err(reason) => {
+                    debug!(url = %u, via = %parent.url, hops = %hops, reason = %reason, "not queued");
+                    continue;
+                }
+            };
+            let key = self.key(&u);
+            if !keys.insert(key.clone()) {
                 continue;
             }
-            let hops = format!("{}{}", parent.hops, hop);
-            let verdict =
-                self.scope.read().map(|s| s.accept(&u, &hops)).unwrap_or(Err(crate::scope::Rejection::OutOfScope));
-            match verdict {
-                Ok(()) => {
-                    let key = seen_key(&u);
-                    if keys.insert(key.clone()) {
-                        let round = recrawl::child_round(self, parent, &hops);
-                        out.push(NewUri {
-                            seen_key: key,
-                            host: host_key(&u),
-                            uri: CrawlUri {
-                                url: u.to_string(),
-                                hops,
-                                via: Some(parent.url.clone()),
-                                seed: parent.seed.clone(),
-                                attempts: 0,
-                                round,
-                            },
-                        });
-                    }
-                }
-                Err(reason) => debug!(url = %u, via = %parent.url, hops = %hops, reason = %reason, "not queued"),
+            let round = recrawl::child_round(self, parent, &hops);
+            let link = NewUri {
+                seen_key: key,
+                host: host_key(&u),
+                uri: CrawlUri {
+                    url: u.to_string(),
+                    hops,
+                    via: Some(parent.url.clone()),
+                    seed: parent.seed.clone(),
+                    attempts: 0,
+                    round,
+                },
+            };
+            match trap {
+                Ok(()) => out.queue.push(link),
+                Err((rule, detail)) => out.refused.push(Refused { link, rule, detail }),
             }
         }
         out
@@ -1552,7 +1605,7 @@ fn finish_direct(
         record_id: None,
         payload_digest: None,
         captured_ms: shared.clock.now_ms(),
-        outlinks: vec![],
+        outlinks: Outlinks::default(),
         extra: vec![],
         retry,
         tls: None,
@@ -1567,7 +1620,7 @@ struct Capture {
     leased: bool,
     uri: CrawlUri,
     outcome: Outcome,
-    outlinks: Vec<NewUri>,
+    outlinks: Outlinks,
     extra: Vec<(Vec<u8>, Vec<u8>)>,
     retry: Option<NewUri>,
     /// Full or revisit, and the index entries (`None`: a full response, not indexed).
@@ -1578,7 +1631,8 @@ struct Capture {
 
 impl Capture {
     fn new(seen: String, leased: bool, uri: CrawlUri, outcome: Outcome) -> Capture {
-        Capture { seen, leased, uri, outcome, outlinks: vec![], extra: vec![], retry: None, plan: None, links: vec![] }
+        let outlinks = Outlinks::default();
+        Capture { seen, leased, uri, outcome, outlinks, extra: vec![], retry: None, plan: None, links: vec![] }
     }
 }
 
@@ -1670,7 +1724,7 @@ async fn fetch_robots(
             // A redirect hop: archived; the decision comes from where it leads.
             let status = ex.status().unwrap_or(0);
             let link = vec![(next.to_string(), 'R')];
-            let c = Capture::new(seen_key(&target), false, uri, Outcome::Fetched(status));
+            let c = Capture::new(shared.key(&target), false, uri, Outcome::Fetched(status));
             send_capture(shared, jobs, ex, Capture { links: link, ..c }).await;
             target = next.clone();
             hops.push('R');
@@ -1724,20 +1778,20 @@ async fn fetch_robots(
             Ok(ex) => {
                 let status = ex.status().unwrap_or(0);
                 let outcome = Outcome::Fetched(status);
-                let listed = sitemap_uris.iter().map(|n| (n.uri.url.clone(), 'M')).collect();
-                let c = Capture::new(seen_key(&target), false, uri, outcome);
+                let listed = sitemap_uris.queue.iter().map(|n| (n.uri.url.clone(), 'M')).collect();
+                let c = Capture::new(shared.key(&target), false, uri, outcome);
                 send_capture(shared, jobs, &ex, Capture { outlinks: sitemap_uris, extra, links: listed, ..c }).await;
             }
             Err(e) => {
                 let _ = direct.send(Pending {
-                    seen_key: seen_key(&target),
+                    seen_key: shared.key(&target),
                     leased: false,
                     uri,
                     outcome: fetch_outcome(&e),
                     record_id: None,
                     payload_digest: None,
                     captured_ms: now,
-                    outlinks: vec![],
+                    outlinks: Outlinks::default(),
                     extra,
                     retry: None,
                     tls: None,

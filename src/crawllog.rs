@@ -21,8 +21,9 @@
 //!
 //! Non-HTTP outcomes map to Heritrix's `FetchStatusCodes` ([`heritrix_status`]). Annotations used:
 //! `Nt` (tried N times, N > 1), `lenTrunc`, `timeTrunc`, `disconnectTrunc` (ours: Heritrix has no
-//! name for a body cut by the server) and `unparseable` (ours: material that is not HTTP, archived
-//! as a resource record).
+//! name for a body cut by the server), `unparseable` (ours: material that is not HTTP, archived
+//! as a resource record) and `trap:RULE` (ours: the crawl-trap rule that refused the URL, named by
+//! its configuration key, e.g. `trap:max_path_depth`).
 //!
 //! The file is appended to, a line per URL once its outcome is committed to the state; lines
 //! reach the disk when the commit task has drained its batch. It is a log: after a `kill -9` its
@@ -35,6 +36,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 
 use crate::frontier::Outcome;
+use crate::scope::TrapRule;
 
 /// Longest hop path written whole (Heritrix's `MAX_HOPS_DISPLAYED`).
 pub const MAX_HOPS_DISPLAYED: usize = 50;
@@ -70,8 +72,9 @@ pub struct Entry {
 
 /// Heritrix's fetch status for an outcome: the HTTP status, or its `FetchStatusCodes` value
 /// (-1 DNS lookup failed, -2 connect failed, -3 connection broken before a response, -4 timeout,
-/// -5 internal error, -7 unfetchable URL, -61 robots.txt prerequisite failed, -5001 blocked by an
-/// operator's exclusion, -5002 refused by the destination policy, -9998 precluded by robots.txt).
+/// -5 internal error, -7 unfetchable URL, -61 robots.txt prerequisite failed, -5000 out of scope:
+/// refused by a crawl-trap rule, -5001 blocked by an operator's exclusion, -5002 refused by the
+/// destination policy, -5003 over a quota: the per-host URL budget, -9998 precluded by robots.txt).
 pub fn heritrix_status(outcome: &Outcome) -> i32 {
     match outcome {
         Outcome::Fetched(s) => i32::from(*s),
@@ -82,6 +85,8 @@ pub fn heritrix_status(outcome: &Outcome) -> i32 {
         Outcome::InternalError(_) => -5,
         Outcome::InvalidUrl(_) => -7,
         Outcome::RobotsPrerequisiteFailed(_) => -61,
+        Outcome::TrapRejected { rule: TrapRule::MaxUrlsPerHost, .. } => -5003,
+        Outcome::TrapRejected { .. } => -5000,
         Outcome::Excluded(_) => -5001,
         Outcome::DestinationRefused(_) => -5002,
         Outcome::RobotsPrecluded => -9998,
@@ -296,6 +301,8 @@ mod tests {
             (Outcome::InvalidUrl(String::new()), -7),
             (Outcome::RobotsPrerequisiteFailed(String::new()), -61),
             (Outcome::Excluded(String::new()), -5001),
+            (Outcome::TrapRejected { rule: TrapRule::MaxPathDepth, detail: String::new() }, -5000),
+            (Outcome::TrapRejected { rule: TrapRule::MaxUrlsPerHost, detail: String::new() }, -5003),
             (Outcome::DestinationRefused(String::new()), -5002),
             (Outcome::Fetched(404), 404),
         ] {

@@ -10,7 +10,9 @@
 //! `link`s are `L`), CSS `url()` / `@import` in `<style>` elements, `style` attributes and
 //! stylesheets; redirects (`R`): a 3xx `Location`, the `Refresh` header and `<meta http-equiv=refresh>`.
 //! The first `<base href>` applies. Relative URLs resolve by the WHATWG URL rules with the
-//! document's encoding for the query (URL standard §4.4). Content codings are decoded for extraction
+//! document's encoding for the query (URL standard §4.4, [`resolve`]): odd links (bad escapes,
+//! spaces, tabs and newlines, raw bytes, emoji, IDN hosts, IPv6 literals, very long ones) come out
+//! as a browser would send them, or are skipped with a reason ([`Skipped`]); none stops extraction. Content codings are decoded for extraction
 //! only, up to `max_decoded_size` bytes (the record keeps the bytes as received). Non-HTTP links
 //! (mailto, tel, javascript, data, blob) are dropped.
 
@@ -302,7 +304,9 @@ pub fn html_links_in(body: &[u8], doc_url: &Url, encoding: &'static Encoding) ->
     let base: RefCell<Option<String>> = RefCell::new(None);
     let style: RefCell<String> = RefCell::new(String::new());
     let attr = |el: &lol_html::html_content::Element, name: &str| {
-        el.get_attribute(name).map(|v| html_escape::decode_html_entities(&v).trim().to_string())
+        // HTML strips ASCII whitespace around a URL attribute (not, say, a no-break space).
+        el.get_attribute(name)
+            .map(|v| html_escape::decode_html_entities(&v).trim_matches(|c: char| c.is_ascii_whitespace()).to_string())
     };
     {
         let mut rewriter = HtmlRewriter::new(
@@ -398,19 +402,51 @@ pub fn html_links_in(body: &[u8], doc_url: &Url, encoding: &'static Encoding) ->
         let _ = rewriter.write(&body);
         let _ = rewriter.end();
     }
-    let encode: &dyn Fn(&str) -> std::borrow::Cow<'_, [u8]> = &|s| encoding.encode(s).0;
-    let join = |base: &Url, v: &str| -> Option<Url> {
-        let opts = Url::options().base_url(Some(base));
-        if encoding == encoding_rs::UTF_8 {
-            opts.parse(v).ok()
-        } else {
-            opts.encoding_override(Some(encode)).parse(v).ok()
-        }
-    };
-    let base_url = base.into_inner().and_then(|b| join(doc_url, &b)).unwrap_or_else(|| doc_url.clone());
+    let base_url =
+        base.into_inner().and_then(|b| parse_with(doc_url, &b, encoding).ok()).unwrap_or_else(|| doc_url.clone());
     let mut links = found.into_inner();
     links.extend(css_urls(&style.into_inner()).into_iter().map(|u| (u, 'E')));
-    links.into_iter().filter(|(v, _)| !v.is_empty()).filter_map(|(v, h)| join(&base_url, &v).map(|u| (u, h))).collect()
+    links.into_iter().filter_map(|(v, h)| resolve(&base_url, &v, encoding).ok().map(|u| (u, h))).collect()
+}
+
+/// Why a link found in a document yields no outlink.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Skipped {
+    /// Nothing but spaces and control characters: a reference to the document itself.
+    Empty,
+    /// The WHATWG URL parser rejects it (a bad port, host or IPv6 address).
+    Unparseable(url::ParseError),
+    /// Another scheme than http or https (`javascript`, `data`, `mailto`, `tel`, …), lower-cased.
+    NotHttp(String),
+}
+
+/// `href` resolved against `base` as a browser does (URL standard §4.4, the `url` crate): leading
+/// and trailing C0 controls and spaces dropped, tabs and newlines removed anywhere, `\` read as `/`
+/// in http(s), spaces and non-ASCII percent-encoded (UTF-8 in the path, `encoding` in the query),
+/// bad percent-escapes (`%zz`, a lone `%`) kept as written, hosts lower-cased and IDNA-encoded,
+/// IPv4 in any of its forms normalised, a default port dropped, dot segments resolved. The
+/// fragment is dropped. Never panics, whatever `href` holds.
+pub fn resolve(base: &Url, href: &str, encoding: &'static Encoding) -> Result<Url, Skipped> {
+    if href.trim_matches(|c: char| c <= ' ').is_empty() {
+        return Err(Skipped::Empty);
+    }
+    let mut u = parse_with(base, href, encoding).map_err(Skipped::Unparseable)?;
+    if !matches!(u.scheme(), "http" | "https") {
+        return Err(Skipped::NotHttp(u.scheme().to_string()));
+    }
+    u.set_fragment(None);
+    Ok(u)
+}
+
+/// `v` parsed against `base`, its query encoded in `encoding`.
+fn parse_with(base: &Url, v: &str, encoding: &'static Encoding) -> Result<Url, url::ParseError> {
+    let opts = Url::options().base_url(Some(base));
+    if encoding == encoding_rs::UTF_8 {
+        opts.parse(v)
+    } else {
+        let encode: &dyn Fn(&str) -> std::borrow::Cow<'_, [u8]> = &|s| encoding.encode(s).0;
+        opts.encoding_override(Some(encode)).parse(v)
+    }
 }
 
 /// Image candidate URLs of a `srcset` value, by the HTML standard's parsing algorithm (§4.8.4.3.10):
@@ -604,6 +640,114 @@ mod tests {
         input_image: r#"<input type="image" src="/go.png">"# => [("http://example.com/go.png", 'E')],
         link_imagesrcset: r#"<link rel="preload" as="image" href="/h.jpg" imagesrcset="/h-1x.jpg 1x, /h-2x.jpg 2x">"# => [("http://example.com/h-1x.jpg", 'E'), ("http://example.com/h-2x.jpg", 'E'), ("http://example.com/h.jpg", 'E')],
         non_ascii_path_utf8: r#"<a href="/سوريا">"# => [("http://example.com/%D8%B3%D9%88%D8%B1%D9%8A%D8%A7", 'L')],
+    }
+
+    use url::ParseError;
+    use ParseError as PE;
+    use Skipped::{Empty, NotHttp, Unparseable};
+
+    /// Odd links, resolved against `http://example.com/dir/page.html` in a UTF-8 document, as a
+    /// browser's (WHATWG) URL parser does: an outlink, or why there is none.
+    macro_rules! odd_link_cases {
+        ($($name:ident: $href:expr => $want:expr,)*) => {$(
+            #[test]
+            fn $name() {
+                let base = Url::parse("http://example.com/dir/page.html").unwrap();
+                let got = resolve(&base, $href, encoding_rs::UTF_8);
+                let want: Result<&str, Skipped> = $want;
+                assert_eq!(got.as_ref().map(Url::as_str).map_err(Clone::clone), want, "{:?}", $href);
+                if let Ok(u) = got {
+                    // The rest of the path a link takes never panics on it either.
+                    let keys = crate::canon::KeyOptions::stripping(vec![crate::canon::SessionParam::parse("sid").unwrap()]);
+                    Url::parse(&crate::canon::seen_key(&u, &keys)).expect("a seen key is a URL");
+                    let _ = crate::canon::cdx_key(u.as_str());
+                    let _ = crate::scope::TrapRules::OFF.check(&u);
+                }
+            }
+        )*};
+    }
+
+    odd_link_cases! {
+        odd_bad_escape_kept: "/a%zz" => Ok("http://example.com/a%zz"),
+        odd_lone_percent_kept: "/100%" => Ok("http://example.com/100%"),
+        odd_lone_percent_in_query: "/s?q=50%" => Ok("http://example.com/s?q=50%"),
+        odd_truncated_escape: "/a%4" => Ok("http://example.com/a%4"),
+        odd_space_in_path: "/a b" => Ok("http://example.com/a%20b"),
+        odd_space_in_query: "/s?q=a b" => Ok("http://example.com/s?q=a%20b"),
+        odd_surrounding_spaces_and_controls: " \u{1}/x \n" => Ok("http://example.com/x"),
+        odd_tab_and_newlines_inside_removed: "/a\tb\nc\r" => Ok("http://example.com/abc"),
+        odd_tab_inside_scheme: "ht\ttp://other.example/" => Ok("http://other.example/"),
+        odd_no_break_space_is_not_stripped: "\u{a0}x" => Ok("http://example.com/dir/%C2%A0x"),
+        odd_emoji_path: "/😀/x" => Ok("http://example.com/%F0%9F%98%80/x"),
+        odd_emoji_query: "/s?q=😀" => Ok("http://example.com/s?q=%F0%9F%98%80"),
+        odd_idn_host: "http://bücher.example/" => Ok("http://xn--bcher-kva.example/"),
+        odd_idn_host_upper_case: "http://BÜCHER.Example/" => Ok("http://xn--bcher-kva.example/"),
+        odd_punycode_host_kept: "http://xn--bcher-kva.example/" => Ok("http://xn--bcher-kva.example/"),
+        odd_percent_encoded_host_decoded: "http://%65xample.com/" => Ok("http://example.com/"),
+        odd_ipv6_default_port_dropped: "http://[::1]:80/" => Ok("http://[::1]/"),
+        odd_ipv6_other_port: "http://[0:0::1]:8080/x" => Ok("http://[::1]:8080/x"),
+        odd_ipv4_hex_short_form: "http://0x7f.1/" => Ok("http://127.0.0.1/"),
+        odd_protocol_relative: "//cdn.example/a.js" => Ok("http://cdn.example/a.js"),
+        odd_backslashes_are_slashes: "\\a\\b" => Ok("http://example.com/a/b"),
+        odd_dot_segments: "../up/./x" => Ok("http://example.com/up/x"),
+        odd_fragment_only: "#top" => Ok("http://example.com/dir/page.html"),
+        odd_query_only: "?p=2" => Ok("http://example.com/dir/page.html?p=2"),
+        odd_same_scheme_relative: "http:foo" => Ok("http://example.com/dir/foo"),
+        odd_other_special_scheme_is_absolute: "https:other.example" => Ok("https://other.example/"),
+        odd_three_slashes: "http:///x" => Ok("http://x/"),
+        odd_trailing_dot_host_kept: "http://example.com./" => Ok("http://example.com./"),
+        odd_javascript: "javascript:void(0)" => Err(NotHttp("javascript".into())),
+        odd_javascript_spaced_upper_case: " JavaScript:alert(1)" => Err(NotHttp("javascript".into())),
+        odd_data: "data:text/html,<b>hi</b>" => Err(NotHttp("data".into())),
+        odd_mailto: "mailto:a@example.com" => Err(NotHttp("mailto".into())),
+        odd_tel: "tel:+4930123" => Err(NotHttp("tel".into())),
+        odd_unknown_scheme: "foo:bar" => Err(NotHttp("foo".into())),
+        odd_empty: "" => Err(Empty),
+        odd_only_spaces: " \t\n " => Err(Empty),
+        odd_port_too_big: "http://example.com:99999/" => Err(Unparseable(PE::InvalidPort)),
+        odd_space_in_host: "http://exa mple.com/" => Err(Unparseable(PE::IdnaError)),
+        odd_unclosed_ipv6: "http://[::1/" => Err(Unparseable(PE::InvalidIpv6Address)),
+        odd_no_host: "http://" => Err(Unparseable(PE::EmptyHost)),
+        odd_bad_punycode: "http://xn--a.example/" => Err(Unparseable(PE::IdnaError)),
+    }
+
+    #[test]
+    fn a_very_long_href_resolves_whole_and_is_left_to_max_url_length() {
+        let base = Url::parse("http://example.com/").unwrap();
+        let href = format!("/{}?q={}", "a".repeat(20_000), "b".repeat(20_000));
+        let u = resolve(&base, &href, encoding_rs::UTF_8).unwrap();
+        assert_eq!(u.as_str().len(), "http://example.com".len() + href.len());
+        let rules = crate::scope::TrapRules { max_url_length: 8192, ..crate::scope::TrapRules::OFF };
+        assert_eq!(rules.check(&u).unwrap_err().0, crate::scope::TrapRule::MaxUrlLength);
+    }
+
+    #[test]
+    fn raw_bytes_in_a_non_utf8_page_and_invalid_utf8_never_break_extraction() {
+        let base = Url::parse("http://example.com/").unwrap();
+        // windows-1252: é is 0xE9; the path is UTF-8-escaped, the query keeps the page's encoding.
+        let body = b"<a href=\"/caf\xe9?q=\xe9\">x</a><a href=\"/%zz \xe9\">y</a>";
+        let enc = sniff_charset("text/html; charset=windows-1252", body);
+        let got: Vec<String> = html_links_in(body, &base, enc).into_iter().map(|(u, _)| u.to_string()).collect();
+        assert_eq!(got, ["http://example.com/caf%C3%A9?q=%E9", "http://example.com/%zz%20%C3%A9"]);
+        // A page said to be UTF-8 with bytes that are not: each becomes U+FFFD, escaped.
+        let body = b"<a href=\"/x\xff\xfe\">x</a><img src=\"\xc3\">";
+        let got: Vec<String> = html_links(body, &base).into_iter().map(|(u, _)| u.to_string()).collect();
+        assert_eq!(got, ["http://example.com/x%EF%BF%BD%EF%BF%BD", "http://example.com/%EF%BF%BD"]);
+    }
+
+    #[test]
+    fn a_page_of_odd_links_keeps_the_good_ones_and_drops_the_rest() {
+        let html = "<a href=\"javascript:go()\">j</a><a href=\"data:,x\">d</a><a href=\"http://[::1/\">v6</a>\
+                    <a href=\"http://exa mple.com/\">h</a><a href=\"\n\t\">e</a><a href=\" /ok\tay \">ok</a>\
+                    <img srcset=\"%zz 1x, http://bücher.example/i.png 2x\"><div style=\"background:url('\\\n')\"></div>";
+        assert_eq!(
+            links(html),
+            vec![
+                ("http://example.com/okay".to_string(), 'L'),
+                ("http://example.com/dir/%zz".to_string(), 'E'),
+                ("http://xn--bcher-kva.example/i.png".to_string(), 'E'),
+            ]
+        );
     }
 
     #[test]

@@ -10,7 +10,11 @@
 //! waits out the politeness delay. [`Frontier::next`] leases the first URL of the earliest due
 //! host; [`Frontier::release_host`] is called when the response ends and frees the slot after its
 //! delay; [`Frontier::finish`] is the commit task's single atomic write per capture (outcome, lease
-//! removal, outlinks, counters). Time is read through the injected [`Clock`]. Every operation runs
+//! removal, outlinks, the links refused by a crawl-trap rule, counters). Outlinks new to the crawl
+//! count towards their host's budget (`max_urls_per_host`, kept in its `h:` state); those over it,
+//! and the links the scope's trap rules refused, are recorded as finished URLs with the outcome
+//! `trap_rejected`, at most `trap_records_per_rule` per rule and host (later ones are counted).
+//! Time is read through the injected [`Clock`]. Every operation runs
 //! under one mutex: they are short sled operations.
 
 use std::collections::{HashMap, HashSet};
@@ -20,6 +24,7 @@ use std::sync::{Arc, Mutex};
 use serde::{Deserialize, Serialize};
 
 use crate::clock::Clock;
+use crate::scope::TrapRule;
 use crate::store::{decode, encode, Store, StoreError};
 use crate::warc::writer::Location;
 
@@ -100,6 +105,14 @@ pub enum Outcome {
     InternalError(String),
     /// An exclusion added while it was queued matches it (the pattern).
     Excluded(String),
+    /// Refused, not queued, by a crawl-trap rule (see [`crate::scope::TrapRule`]): the rule and
+    /// what was measured (`"23 path segments, over 20"`).
+    TrapRejected {
+        /// The rule.
+        rule: TrapRule,
+        /// What was measured against it.
+        detail: String,
+    },
 }
 
 impl Outcome {
@@ -123,6 +136,7 @@ impl Outcome {
             Outcome::InvalidUrl(_) => "invalid_url",
             Outcome::InternalError(_) => "internal_error",
             Outcome::Excluded(_) => "excluded",
+            Outcome::TrapRejected { rule, .. } => rule.outcome_name(),
         }
     }
 }
@@ -183,6 +197,18 @@ pub struct HostState {
     /// slots not listed here may be used now.
     #[serde(default)]
     pub slots_free_ms: Vec<u64>,
+    /// URLs ever queued for the host, each counted once (seeds included; retries and recrawl
+    /// rounds not): what `max_urls_per_host` is checked against. Counted from the first run with
+    /// this field.
+    #[serde(default, skip_serializing_if = "is_zero_u64")]
+    pub admitted: u64,
+    /// Links to the host refused per trap rule (recorded or only counted).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub refusals: std::collections::BTreeMap<TrapRule, u64>,
+}
+
+fn is_zero_u64(n: &u64) -> bool {
+    *n == 0
 }
 
 impl HostState {
@@ -294,6 +320,41 @@ fn k_lease(seen: &str) -> Vec<u8> {
     [b"l:", seen.as_bytes()].concat()
 }
 
+/// A link refused by a trap rule: recorded as a finished URL by [`Frontier::finish`] (unless its
+/// seen key is already known, or its host's records for the rule are used up).
+#[derive(Debug, Clone)]
+pub struct Refused {
+    /// The link as it would have been queued.
+    pub link: NewUri,
+    /// The rule.
+    pub rule: TrapRule,
+    /// What was measured.
+    pub detail: String,
+}
+
+/// What [`Frontier::finish`] wrote besides the URL's own result.
+#[derive(Debug, Clone, Default)]
+pub struct Committed {
+    /// Outlinks newly queued.
+    pub added: usize,
+    /// Refused links recorded as finished (trap rules, the per-host budget), for their log lines.
+    pub refused: Vec<Finished>,
+    /// (host, rule) whose refusals reached `trap_records_per_rule` in this batch: later ones are
+    /// only counted.
+    pub muted: Vec<(String, TrapRule)>,
+}
+
+/// How [`Txn::enqueue`] treated a URL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Admit {
+    /// Queued.
+    Queued,
+    /// Already seen, or over the sitemap cap: nothing written.
+    Skipped,
+    /// Its host's budget (`max_urls_per_host`) is used up.
+    OverBudget(u64),
+}
+
 /// Everything one finished capture changes, applied by [`Frontier::finish`] in one batch.
 #[derive(Debug)]
 pub struct Completion<'a> {
@@ -303,8 +364,11 @@ pub struct Completion<'a> {
     pub leased: bool,
     /// Its result.
     pub result: Finished,
-    /// Outlinks to queue (those already seen are skipped).
+    /// Outlinks to queue (those already seen are skipped; those over their host's budget are
+    /// refused as `refused` are).
     pub outlinks: &'a [NewUri],
+    /// Links refused by a trap rule, recorded as finished URLs in the same batch.
+    pub refused: &'a [Refused],
     /// Extra key/value pairs written in the same batch.
     pub extra: Vec<(Vec<u8>, Vec<u8>)>,
     /// WARC records written for it.
@@ -337,6 +401,10 @@ pub struct Frontier {
     slots: Arc<AtomicU32>,
     /// Crawl-wide cap on URLs queued from sitemaps (`max_sitemap_urls`).
     max_sitemap_urls: Arc<AtomicU64>,
+    /// Per-host cap on URLs queued over the crawl (`max_urls_per_host`; 0: none).
+    max_urls_per_host: Arc<AtomicU64>,
+    /// Refusals recorded per trap rule and host (`trap_records_per_rule`).
+    trap_records: Arc<AtomicU64>,
 }
 
 /// A batch being built, with the host states and seen keys it touches.
@@ -344,6 +412,8 @@ struct Txn<'a> {
     tree: &'a sled::Tree,
     limit: u32,
     max_sitemap_urls: u64,
+    max_urls_per_host: u64,
+    trap_records: u64,
     batch: sled::Batch,
     hosts: HashMap<String, HostState>,
     seen: HashSet<String>,
@@ -385,27 +455,41 @@ impl Txn<'_> {
 
     /// Queues `n` unless its seen key is already known (or, with `again`, whatever it is: a retry).
     /// A URL of a recrawl round (`round > 0`) that last finished in an earlier round is queued
-    /// again. Returns whether it was queued.
-    fn enqueue(&mut self, n: &NewUri, again: bool) -> Result<bool, StoreError> {
+    /// again, unless a trap rule refused it. A URL new to the crawl counts in its host's
+    /// `admitted`; with `budget`, one over `max_urls_per_host` is not queued ([`Admit::OverBudget`]).
+    fn enqueue(&mut self, n: &NewUri, again: bool, budget: bool) -> Result<Admit, StoreError> {
         if !again && self.seen.contains(&n.seen_key) {
-            return Ok(false);
+            return Ok(Admit::Skipped);
         }
+        let mut new = !again;
         if !again {
             if let Some(v) = self.tree.get(k_url(&n.seen_key))? {
                 let earlier_round = n.uri.round > 0
                     && match decode::<UrlRecord>(&k_url(&n.seen_key), &v)?.state {
-                        UrlState::Finished(f) => f.uri.round < n.uri.round,
+                        UrlState::Finished(f) => {
+                            f.uri.round < n.uri.round && !matches!(f.outcome, Outcome::TrapRejected { .. })
+                        }
                         UrlState::Queued => false,
                     };
                 if !earlier_round {
-                    return Ok(false);
+                    return Ok(Admit::Skipped);
                 }
+                new = false;
             }
         }
-        if !again && n.uri.hops.ends_with('M') {
-            if self.counts.sitemap_urls >= self.max_sitemap_urls {
-                return Ok(false);
+        let from_sitemap = !again && n.uri.hops.ends_with('M');
+        if from_sitemap && self.counts.sitemap_urls >= self.max_sitemap_urls {
+            return Ok(Admit::Skipped);
+        }
+        if new {
+            let cap = self.max_urls_per_host;
+            let h = self.host(&n.host)?;
+            if budget && cap > 0 && h.admitted >= cap {
+                return Ok(Admit::OverBudget(h.admitted));
             }
+            h.admitted += 1;
+        }
+        if from_sitemap {
             self.counts.sitemap_urls += 1;
         }
         self.seen.insert(n.seen_key.clone());
@@ -416,7 +500,40 @@ impl Txn<'_> {
         self.counts.queued += 1;
         self.host(&n.host)?.queued += 1;
         self.reschedule(&n.host)?;
-        Ok(true)
+        Ok(Admit::Queued)
+    }
+
+    /// Records `r` as a finished URL with the outcome `trap_rejected`, unless its seen key is
+    /// already known or its host has had `trap_records` refusals by the rule (then it is only
+    /// counted). Returns the record written, and whether the rule's records on the host were
+    /// used up by this refusal.
+    fn refuse(&mut self, r: &Refused) -> Result<(Option<Finished>, bool), StoreError> {
+        let key = &r.link.seen_key;
+        if self.seen.contains(key) || self.tree.contains_key(k_url(key))? {
+            return Ok((None, false));
+        }
+        let cap = self.trap_records;
+        let count = {
+            let c = self.host(&r.link.host)?.refusals.entry(r.rule).or_insert(0);
+            *c += 1;
+            *c
+        };
+        if count > cap {
+            return Ok((None, false));
+        }
+        let f = Finished {
+            outcome: Outcome::TrapRejected { rule: r.rule, detail: r.detail.clone() },
+            record_id: None,
+            location: None,
+            payload_digest: None,
+            captured_ms: self.now,
+            uri: r.link.uri.clone(),
+            tls: None,
+        };
+        self.seen.insert(key.clone());
+        self.batch.insert(k_url(key), encode(&UrlRecord { v: 1, state: UrlState::Finished(Box::new(f.clone())) }));
+        self.counts.failed += 1;
+        Ok((Some(f), count == cap))
     }
 
     fn release(&mut self, host: &str, r: Release) -> Result<(), StoreError> {
@@ -453,7 +570,22 @@ impl Frontier {
             inner: Arc::new(Mutex::new(counts)),
             slots: Arc::new(AtomicU32::new(1)),
             max_sitemap_urls: Arc::new(AtomicU64::new(u64::MAX)),
+            max_urls_per_host: Arc::new(AtomicU64::new(0)),
+            trap_records: Arc::new(AtomicU64::new(u64::MAX)),
         })
+    }
+
+    /// Sets the per-host cap on URLs queued over the crawl (`max_urls_per_host`; 0: none): an
+    /// outlink new to the crawl whose host has had that many is refused and recorded as
+    /// `trap_rejected` (rule `max_urls_per_host`). Seeds count, but are never refused.
+    pub fn set_max_urls_per_host(&self, n: u64) {
+        self.max_urls_per_host.store(n, Ordering::Relaxed);
+    }
+
+    /// Sets how many refusals by one trap rule on one host are recorded as finished URLs
+    /// (`trap_records_per_rule`, at least 1); later ones are only counted in the host's state.
+    pub fn set_trap_records_per_rule(&self, n: u64) {
+        self.trap_records.store(n.max(1), Ordering::Relaxed);
     }
 
     /// Sets the crawl-wide cap on URLs queued from sitemaps (`M` hops, sitemaps of sitemap indexes
@@ -478,6 +610,8 @@ impl Frontier {
             tree: &self.store.tree,
             limit: self.slots.load(Ordering::Relaxed),
             max_sitemap_urls: self.max_sitemap_urls.load(Ordering::Relaxed),
+            max_urls_per_host: self.max_urls_per_host.load(Ordering::Relaxed),
+            trap_records: self.trap_records.load(Ordering::Relaxed),
             batch: sled::Batch::default(),
             hosts: HashMap::new(),
             seen: HashSet::new(),
@@ -511,7 +645,7 @@ impl Frontier {
         let mut t = self.txn(*inner);
         let mut added = 0;
         for n in uris {
-            if t.enqueue(n, false)? {
+            if t.enqueue(n, false, false)? == Admit::Queued {
                 added += 1;
             }
         }
@@ -589,7 +723,12 @@ impl Frontier {
                 key: String::from_utf8_lossy(&qkey).to_string(),
                 cause: e.to_string(),
             })?;
-            let lease = Lease { seen_key: crate::canon::seen_key(&url), host: host.clone(), seq, uri };
+            let lease = Lease {
+                seen_key: crate::canon::seen_key(&url, self.store.key_options()),
+                host: host.clone(),
+                seq,
+                uri,
+            };
             t.batch.remove(&qkey[..]);
             t.batch.insert(k_lease(&lease.seen_key), encode(&lease));
             let (limit, now) = (t.limit, t.now);
@@ -629,10 +768,10 @@ impl Frontier {
 
     /// The commit task's one atomic write for a finished capture: the URL's result (under its
     /// seen key), the lease removed (if it was leased), the outlinks not seen before queued, the
-    /// counters, and extra key/value pairs (e.g. a robots cache entry). Returns how many outlinks
-    /// were new.
-    pub fn finish(&self, c: Completion<'_>) -> Result<usize, StoreError> {
-        let Completion { seen_key, leased, result, outlinks, extra, records, bytes, retry } = c;
+    /// counters, the refused links recorded (trap rules, and outlinks over their host's budget),
+    /// and extra key/value pairs (e.g. a robots cache entry). Returns what it queued and recorded.
+    pub fn finish(&self, c: Completion<'_>) -> Result<Committed, StoreError> {
+        let Completion { seen_key, leased, result, outlinks, refused, extra, records, bytes, retry } = c;
         let mut inner = self.lock();
         let mut t = self.txn(*inner);
         if leased {
@@ -651,7 +790,7 @@ impl Frontier {
                 None => false,
             };
         if let Some(again) = &retry {
-            t.enqueue(again, true)?;
+            t.enqueue(again, true, false)?;
         } else if again_finished {
             t.batch.insert(k_url(seen_key), encode(&UrlRecord { v: 1, state: UrlState::Finished(Box::new(result)) }));
         } else {
@@ -662,17 +801,31 @@ impl Frontier {
             }
             t.batch.insert(k_url(seen_key), encode(&UrlRecord { v: 1, state: UrlState::Finished(Box::new(result)) }));
         }
-        let mut added = 0;
+        let mut out = Committed::default();
+        let mut over_budget = Vec::new();
         for n in outlinks {
-            if t.enqueue(n, false)? {
-                added += 1;
+            match t.enqueue(n, false, true)? {
+                Admit::Queued => out.added += 1,
+                Admit::Skipped => {}
+                Admit::OverBudget(had) => over_budget.push(Refused {
+                    link: n.clone(),
+                    rule: TrapRule::MaxUrlsPerHost,
+                    detail: format!("host {} has had {had} URLs queued, the most max_urls_per_host allows", n.host),
+                }),
+            }
+        }
+        for r in refused.iter().chain(&over_budget) {
+            let (recorded, used_up) = t.refuse(r)?;
+            out.refused.extend(recorded);
+            if used_up {
+                out.muted.push((r.link.host.clone(), r.rule));
             }
         }
         for (k, v) in extra {
             t.batch.insert(k, v);
         }
         t.apply(&mut inner)?;
-        Ok(added)
+        Ok(out)
     }
 
     /// Queues `uris` again for a recrawl round, whatever they are, except those queued or leased
@@ -686,7 +839,7 @@ impl Frontier {
                 Some(v) => matches!(decode::<UrlRecord>(&k_url(&n.seen_key), &v)?.state, UrlState::Queued),
                 None => false,
             };
-            if !queued && t.enqueue(n, true)? {
+            if !queued && t.enqueue(n, true, false)? == Admit::Queued {
                 added += 1;
             }
         }
@@ -759,7 +912,7 @@ mod tests {
     fn new_uri(url: &str) -> NewUri {
         let u = url::Url::parse(url).unwrap();
         NewUri {
-            seen_key: crate::canon::seen_key(&u),
+            seen_key: crate::canon::seen_key(&u, &crate::canon::KeyOptions::none()),
             host: crate::canon::host_key(&u),
             uri: CrawlUri { url: url.into(), hops: String::new(), via: None, seed: url.into(), attempts: 0, round: 0 },
         }
@@ -814,6 +967,7 @@ mod tests {
             leased: true,
             result: done(a),
             outlinks: &[],
+            refused: &[],
             extra: vec![],
             records: 2,
             bytes: 10,
@@ -838,6 +992,7 @@ mod tests {
             leased: true,
             result: done(&l),
             outlinks: &[new_uri("http://a.example/2")],
+            refused: &[],
             extra: vec![],
             records: 0,
             bytes: 0,
@@ -855,6 +1010,7 @@ mod tests {
             leased: true,
             result: done(&l2),
             outlinks: &[new_uri("http://a.example/3")],
+            refused: &[],
             extra: vec![],
             records: 0,
             bytes: 0,
@@ -865,18 +1021,7 @@ mod tests {
     }
 
     fn finish_with(f: &Frontier, l: &Lease, outlinks: &[NewUri]) -> usize {
-        f.release_host(&l.host, Release::NOW).unwrap();
-        f.finish(Completion {
-            seen_key: &l.seen_key,
-            leased: true,
-            result: done(l),
-            outlinks,
-            extra: vec![],
-            records: 0,
-            bytes: 0,
-            retry: None,
-        })
-        .unwrap()
+        finish_refusing(f, l, outlinks, &[]).added
     }
 
     #[test]
@@ -918,12 +1063,14 @@ mod tests {
                 leased: true,
                 result: done(&l),
                 outlinks: &[new_uri("http://a.example/x")],
+                refused: &[],
                 extra: vec![],
                 records: 0,
                 bytes: 0,
                 retry: None,
             })
-            .unwrap();
+            .unwrap()
+            .added;
         assert_eq!(n, 0);
         assert_eq!(f.counts().queued, 0);
     }
@@ -1024,5 +1171,103 @@ mod tests {
         assert_eq!(f.add(&[from_sitemap(3), from_sitemap(4), new_uri("http://h5.example/linked")]).unwrap(), 2);
         assert_eq!(f.counts().sitemap_urls, 3);
         assert_eq!(f.counts().queued, 4, "the fourth sitemap URL is dropped; ordinary links are not capped");
+    }
+
+    fn finish_refusing(f: &Frontier, l: &Lease, outlinks: &[NewUri], refused: &[Refused]) -> Committed {
+        f.release_host(&l.host, Release::NOW).unwrap();
+        f.finish(Completion {
+            seen_key: &l.seen_key,
+            leased: true,
+            result: done(l),
+            outlinks,
+            refused,
+            extra: vec![],
+            records: 0,
+            bytes: 0,
+            retry: None,
+        })
+        .unwrap()
+    }
+
+    fn rule_of(f: &Frontier, url: &str) -> Option<TrapRule> {
+        match f.url_record(&new_uri(url).seen_key).unwrap()?.state {
+            UrlState::Finished(done) => match done.outcome {
+                Outcome::TrapRejected { rule, .. } => Some(rule),
+                _ => None,
+            },
+            UrlState::Queued => None,
+        }
+    }
+
+    #[test]
+    fn the_host_budget_refuses_and_records_urls_over_it_and_seeds_count_but_pass() {
+        let (_d, f, _c) = setup();
+        f.set_max_urls_per_host(3);
+        f.add(&[new_uri("http://a.example/")]).unwrap();
+        let l = lease(&f);
+        let mut links: Vec<NewUri> = (1..=4).map(|i| new_uri(&format!("http://a.example/{i}"))).collect();
+        links.push(new_uri("http://b.example/1"));
+        let c = finish_refusing(&f, &l, &links, &[]);
+        assert_eq!(c.added, 3, "the seed and /1, /2 fill a.example's budget of 3; b.example has its own");
+        let urls: Vec<&str> = c.refused.iter().map(|r| r.uri.url.as_str()).collect();
+        assert_eq!(urls, ["http://a.example/3", "http://a.example/4"]);
+        assert_eq!(rule_of(&f, "http://a.example/3"), Some(TrapRule::MaxUrlsPerHost));
+        assert_eq!(rule_of(&f, "http://a.example/2"), None, "queued");
+        assert_eq!((f.counts().queued, f.counts().failed), (3, 2));
+        assert_eq!(f.host_state("a.example").unwrap().admitted, 3);
+        // Seeds are counted, never refused.
+        assert_eq!(f.add(&[new_uri("http://a.example/seed")]).unwrap(), 1);
+        assert_eq!(f.host_state("a.example").unwrap().admitted, 4);
+    }
+
+    #[test]
+    fn trap_refusals_are_recorded_once_per_url_and_at_most_n_per_rule_and_host() {
+        let (_d, f, _c) = setup();
+        f.set_trap_records_per_rule(2);
+        f.add(&[new_uri("http://a.example/"), new_uri("http://a.example/next")]).unwrap();
+        let refuse = |url: &str, rule| Refused { link: new_uri(url), rule, detail: "measured".into() };
+        let first = [
+            refuse("http://a.example/d/1", TrapRule::MaxPathDepth),
+            refuse("http://a.example/d/1", TrapRule::MaxPathDepth),
+            refuse("http://a.example/d/2", TrapRule::MaxPathDepth),
+            refuse("http://a.example/d/3", TrapRule::MaxPathDepth),
+            refuse("http://a.example/?q", TrapRule::MaxQueryParams),
+        ];
+        let l = lease(&f);
+        let c = finish_refusing(&f, &l, &[], &first);
+        let urls: Vec<&str> = c.refused.iter().map(|r| r.uri.url.as_str()).collect();
+        assert_eq!(urls, ["http://a.example/d/1", "http://a.example/d/2", "http://a.example/?q"]);
+        assert_eq!(c.muted, vec![("a.example".to_string(), TrapRule::MaxPathDepth)]);
+        assert_eq!(rule_of(&f, "http://a.example/d/3"), None, "counted, not recorded");
+        let st = f.host_state("a.example").unwrap();
+        assert_eq!((st.refusals[&TrapRule::MaxPathDepth], st.refusals[&TrapRule::MaxQueryParams]), (3, 1));
+        // A recorded refusal is judged once: found again, it is neither recorded nor counted.
+        let l = lease(&f);
+        let c = finish_refusing(
+            &f,
+            &l,
+            &[new_uri("http://a.example/d/1")],
+            &[refuse("http://a.example/?q", TrapRule::MaxQueryParams)],
+        );
+        assert_eq!((c.added, c.refused.len()), (0, 0));
+        assert_eq!(f.host_state("a.example").unwrap().refusals[&TrapRule::MaxQueryParams], 1);
+        assert_eq!(f.counts().failed, 3);
+    }
+
+    #[test]
+    fn outcomes_keep_their_stored_form_and_trap_rejections_add_one() {
+        let old: Outcome = serde_json::from_str(r#"{"kind":"excluded","detail":"/cal/"}"#).unwrap();
+        assert_eq!(old, Outcome::Excluded("/cal/".into()));
+        let trap = Outcome::TrapRejected { rule: TrapRule::MaxPathDepth, detail: "21 path segments, over 20".into() };
+        let json = serde_json::to_string(&trap).unwrap();
+        assert_eq!(
+            json,
+            r#"{"kind":"trap_rejected","detail":{"rule":"max_path_depth","detail":"21 path segments, over 20"}}"#
+        );
+        assert_eq!(serde_json::from_str::<Outcome>(&json).unwrap(), trap);
+        assert_eq!(trap.name(), "trap_max_path_depth");
+        // A host state written before the trap counters decodes with them at zero.
+        let st: HostState = serde_json::from_str(r#"{"queued":2,"due_ms":null}"#).unwrap();
+        assert_eq!((st.admitted, st.refusals.len()), (0, 0));
     }
 }

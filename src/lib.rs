@@ -12,16 +12,17 @@
 //!                            warc writer thread (gzip member per record; .open → rename; group fsync)
 //!                            extract (lol_html, CSS) ──▶ outlinks ──▶ scope
 //!                                           ▼ after the fsync:
-//!                            commit: outcome + outlinks + counters → one sled batch
+//!                            commit: outcome + outlinks + trap refusals + counters → one sled batch
 //! ```
 //!
 //! Modules, one line each:
 //! - [`cli`]: the command line (`run`, `crawl`, `check-config`, the control commands, `verify`,
 //!   `index`, `wacz`).
 //! - [`config`]: raw TOML → validated [`config::Config`].
-//! - [`canon`]: `seen_key`, `cdx_key` (pywb's SURT), host key, robots authority.
-//! - [`scope`]: accept or reject a discovered URL.
-//! - [`frontier`]: per-host queues, due times, leases, seen set, outcomes.
+//! - [`canon`]: `seen_key` (with session-id stripping), `cdx_key` (pywb's SURT), host key, robots
+//!   authority.
+//! - [`scope`]: accept or reject a discovered URL, and the crawl-trap rules on URL shape.
+//! - [`frontier`]: per-host queues, due times, leases, seen set, outcomes, the per-host URL budget.
 //! - [`politeness`]: request-rate caps (governor), Retry-After, backoff.
 //! - [`store`]: the sled database and its key layout.
 //! - [`robots`]: RFC 9309 interpretation over the `robotstxt` crate.

@@ -6,6 +6,13 @@
 //! [`MAX_TRANS_HOPS`] non-link hops (`E` embeds, `R` redirects), so a page's off-site stylesheet,
 //! images and fonts are kept (Heritrix's TransclusionDecideRule). Then `max_hops` and the exclusion
 //! regexes apply. Rejections carry their reason for the log.
+//!
+//! Then the crawl-trap rules ([`TrapRules`], Heritrix's `TooManyPathSegmentsDecideRule`,
+//! `PathologicalPathDecideRule` and `UURI` length cap): a URL inside scope but too deep, with a
+//! repeating run of path segments, too long, or with too many query parameters is refused, and
+//! unlike a scope rejection the refusal is recorded on the URL ([`TrapRule`], the outcome
+//! `trap_rejected`). The fifth rule, the per-host URL budget (`max_urls_per_host`), needs the
+//! crawl's counts and is applied by the frontier when it queues.
 
 use std::collections::{HashMap, HashSet};
 
@@ -61,6 +68,126 @@ impl std::fmt::Display for Rejection {
     }
 }
 
+/// A crawl-trap rule, named after its configuration key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TrapRule {
+    /// More path segments than `max_path_depth`.
+    MaxPathDepth,
+    /// A segment, or run of segments, occurring more than `max_path_repetitions` times in a row.
+    MaxPathRepetitions,
+    /// A URL longer than `max_url_length` bytes.
+    MaxUrlLength,
+    /// More query parameters than `max_query_params`.
+    MaxQueryParams,
+    /// The host has had `max_urls_per_host` URLs queued over the crawl.
+    MaxUrlsPerHost,
+}
+
+impl TrapRule {
+    /// The configuration key (and crawl.log annotation `trap:KEY`) of the rule.
+    pub fn key(&self) -> &'static str {
+        match self {
+            TrapRule::MaxPathDepth => "max_path_depth",
+            TrapRule::MaxPathRepetitions => "max_path_repetitions",
+            TrapRule::MaxUrlLength => "max_url_length",
+            TrapRule::MaxQueryParams => "max_query_params",
+            TrapRule::MaxUrlsPerHost => "max_urls_per_host",
+        }
+    }
+
+    /// The outcome name of a URL it refused (`trap_` + the key), for the per-URL log line.
+    pub fn outcome_name(&self) -> &'static str {
+        match self {
+            TrapRule::MaxPathDepth => "trap_max_path_depth",
+            TrapRule::MaxPathRepetitions => "trap_max_path_repetitions",
+            TrapRule::MaxUrlLength => "trap_max_url_length",
+            TrapRule::MaxQueryParams => "trap_max_query_params",
+            TrapRule::MaxUrlsPerHost => "trap_max_urls_per_host",
+        }
+    }
+}
+
+/// The URL-shape trap rules (the per-host budget is the frontier's). Each limit of 0 turns its rule
+/// off, except `max_url_length`, which is always on (a request line has to end somewhere).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrapRules {
+    /// Most path segments (`/a/b/c` has 3; a trailing `/` adds an empty one).
+    pub max_path_depth: usize,
+    /// Most consecutive occurrences of one segment or run of segments (`/a/b/a/b` has `a/b` twice).
+    pub max_path_repetitions: usize,
+    /// Longest URL, bytes of its serialisation (fragment excluded).
+    pub max_url_length: usize,
+    /// Most `&`-separated query parameters.
+    pub max_query_params: usize,
+}
+
+impl TrapRules {
+    /// No rule but a URL length of 8192 bytes (what the crawler had before the rules).
+    pub const OFF: TrapRules =
+        TrapRules { max_path_depth: 0, max_path_repetitions: 0, max_url_length: 8192, max_query_params: 0 };
+
+    /// The first rule `url` breaks, with what was measured, cheapest checks first.
+    pub fn check(&self, url: &Url) -> Result<(), (TrapRule, String)> {
+        let len = url.as_str().len() - url.fragment().map(|f| f.len() + 1).unwrap_or(0);
+        if len > self.max_url_length {
+            return Err((TrapRule::MaxUrlLength, format!("{len} bytes, over {}", self.max_url_length)));
+        }
+        if self.max_query_params > 0 {
+            let n = url.query().map(|q| q.split('&').filter(|p| !p.is_empty()).count()).unwrap_or(0);
+            if n > self.max_query_params {
+                return Err((
+                    TrapRule::MaxQueryParams,
+                    format!("{n} query parameters, over {}", self.max_query_params),
+                ));
+            }
+        }
+        let segments: Vec<&str> = url.path_segments().map(|s| s.collect()).unwrap_or_default();
+        if self.max_path_depth > 0 && segments.len() > self.max_path_depth {
+            let n = segments.len();
+            return Err((TrapRule::MaxPathDepth, format!("{n} path segments, over {}", self.max_path_depth)));
+        }
+        if self.max_path_repetitions > 0 {
+            if let Some((run, times)) = repeated_run(&segments, self.max_path_repetitions + 1) {
+                return Err((
+                    TrapRule::MaxPathRepetitions,
+                    format!("{:?} {times} times in a row, over {}", run.join("/"), self.max_path_repetitions),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The first run of segments (shortest first) that occurs at least `times` times in a row, with
+/// how many times it does. O(n² / times) segment comparisons for n segments.
+fn repeated_run<'a>(segments: &[&'a str], times: usize) -> Option<(Vec<&'a str>, usize)> {
+    let n = segments.len();
+    for period in 1..=n / times.max(1) {
+        // `same` counts the segments in a row equal to the one `period` before them: a block of
+        // `period` segments repeated k times in a row gives (k - 1) × period of them.
+        let mut same = 0;
+        for i in period..n {
+            if segments[i] == segments[i - period] {
+                same += 1;
+                if same >= (times - 1) * period {
+                    let start = i + 1 - times * period;
+                    let mut k = times;
+                    while start + (k + 1) * period <= n
+                        && segments[start + k * period..start + (k + 1) * period] == segments[start..start + period]
+                    {
+                        k += 1;
+                    }
+                    return Some((segments[start..start + period].to_vec(), k));
+                }
+            } else {
+                same = 0;
+            }
+        }
+    }
+    None
+}
+
 /// The crawl's scope rules. Seeds are indexed (by host, by domain, by URL prefix's host) so that
 /// adding a seed and deciding a URL cost the same with a hundred thousand seeds as with one.
 #[derive(Debug, Clone)]
@@ -77,6 +204,8 @@ pub struct Scope {
     recrawls: HashMap<String, crate::config::Recrawl>,
     max_hops: usize,
     exclude: Vec<Regex>,
+    /// The URL-shape trap rules ([`TrapRules::OFF`] until [`Scope::with_traps`]).
+    traps: TrapRules,
 }
 
 fn strip_www(h: &str) -> &str {
@@ -94,11 +223,23 @@ impl Scope {
             recrawls: HashMap::new(),
             max_hops,
             exclude,
+            traps: TrapRules::OFF,
         };
         for s in seeds {
             scope.add_seed(s); // a seed given twice (file and command line) counts once
         }
         scope
+    }
+
+    /// The scope with the trap rules `traps`.
+    pub fn with_traps(mut self, traps: TrapRules) -> Self {
+        self.traps = traps;
+        self
+    }
+
+    /// The first trap rule `url` breaks (see [`TrapRules::check`]); for URLs [`Scope::accept`]ed.
+    pub fn trap(&self, url: &Url) -> Result<(), (TrapRule, String)> {
+        self.traps.check(url)
     }
 
     /// Adds a seed (a seed given at run time, or a seed's redirect target); a URL already a seed is
@@ -251,5 +392,48 @@ mod tests {
         embed_after_sitemap_kept: "https://cdn.example/i.png", "MME" => Ok(()),
         too_many_hops: "https://news.example/deep", "LLLLLL" => Err(Rejection::TooManyHops(6)),
         excluded: "https://news.example/calendar/2026", "L" => Err(Rejection::Excluded("/calendar/".into())),
+    }
+
+    const RULES: TrapRules =
+        TrapRules { max_path_depth: 6, max_path_repetitions: 2, max_url_length: 60, max_query_params: 3 };
+
+    macro_rules! trap_cases {
+        ($($name:ident: $url:expr => $want:expr,)*) => {$(
+            #[test]
+            fn $name() {
+                let u = Url::parse($url).unwrap();
+                let got = RULES.check(&u);
+                let want: Result<(), (TrapRule, &str)> = $want;
+                assert_eq!(got.as_ref().map(|_| ()).map_err(|(r, d)| (*r, d.as_str())), want, "{}", $url);
+            }
+        )*};
+    }
+
+    trap_cases! {
+        trap_plain_url_passes: "http://a.example/x/y?p=1&q=2" => Ok(()),
+        trap_depth_at_limit_passes: "http://a.example/1/2/3/4/5/6" => Ok(()),
+        trap_too_deep: "http://a.example/1/2/3/4/5/6/7" => Err((TrapRule::MaxPathDepth, "7 path segments, over 6")),
+        trap_trailing_slash_is_a_segment: "http://a.example/1/2/3/4/5/6/" => Err((TrapRule::MaxPathDepth, "7 path segments, over 6")),
+        trap_segment_twice_passes: "http://a.example/a/a/b" => Ok(()),
+        trap_segment_three_times: "http://a.example/x/a/a/a" => Err((TrapRule::MaxPathRepetitions, "\"a\" 3 times in a row, over 2")),
+        trap_pair_twice_passes: "http://a.example/a/b/a/b/c" => Ok(()),
+        trap_pair_three_times: "http://a.example/a/b/a/b/a/b" => Err((TrapRule::MaxPathRepetitions, "\"a/b\" 3 times in a row, over 2")),
+        trap_empty_segments_repeat: "http://a.example/p///" => Err((TrapRule::MaxPathRepetitions, "\"\" 3 times in a row, over 2")),
+        trap_non_consecutive_passes: "http://a.example/a/b/a/c/a" => Ok(()),
+        trap_too_many_params: "http://a.example/?a=1&b=2&c=3&d=4" => Err((TrapRule::MaxQueryParams, "4 query parameters, over 3")),
+        trap_empty_params_not_counted: "http://a.example/?a=1&&b=2&c=3&" => Ok(()),
+        trap_too_long: "http://a.example/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" => Err((TrapRule::MaxUrlLength, "63 bytes, over 60")),
+        trap_fragment_not_counted_in_length: "http://a.example/#aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" => Ok(()),
+    }
+
+    #[test]
+    fn repeated_run_counts_all_repeats_and_off_rules_pass() {
+        let segs = ["a", "b", "a", "b", "a", "b", "a", "b", "c"];
+        assert_eq!(repeated_run(&segs, 3), Some((vec!["a", "b"], 4)));
+        assert_eq!(repeated_run(&segs, 5), None);
+        let u = Url::parse(&format!("http://a.example/{}", "a/".repeat(200))).unwrap();
+        assert_eq!(TrapRules::OFF.check(&u), Ok(()));
+        let rules = TrapRules { max_url_length: 8192, ..RULES };
+        assert_eq!(scope().with_traps(rules).trap(&u).unwrap_err().0, TrapRule::MaxPathDepth);
     }
 }

@@ -18,7 +18,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::canon::SEEN_KEY_VERSION;
+use crate::canon::{KeyOptions, SEEN_KEY_VERSION};
 
 /// Why the state directory cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +41,16 @@ pub enum StoreError {
         /// What this build uses.
         expected: String,
     },
+    /// The directory was written with other `seen_key` options (session-id stripping).
+    #[error("the state directory {dir} was written with seen_key options {found:?}, the configuration asks for {expected:?}: set strip_session_ids and session_id_params as they were for this crawl, or use a new state directory (a silent re-key would crawl its URLs again)")]
+    KeyOptions {
+        /// The directory.
+        dir: String,
+        /// The options it records (`KeyMeta.options`).
+        found: Vec<String>,
+        /// The options the configuration asks for.
+        expected: Vec<String>,
+    },
     /// A sled read or write failed.
     #[error("state database error: {0}")]
     Sled(#[from] sled::Error),
@@ -59,7 +69,8 @@ pub enum StoreError {
 pub struct KeyMeta {
     /// [`SEEN_KEY_VERSION`].
     pub version: u32,
-    /// Options that change keys (none yet; session-id stripping will be one).
+    /// Options that change keys ([`KeyOptions::recorded`]: empty, or the session-id parameters
+    /// stripped).
     pub options: Vec<String>,
 }
 
@@ -70,6 +81,8 @@ pub struct Store {
     pub db: sled::Db,
     /// The one tree all crawl state lives in.
     pub tree: sled::Tree,
+    /// The `seen_key` options the state's keys were made with (checked or adopted at open).
+    keys: std::sync::Arc<KeyOptions>,
 }
 
 /// Metadata key of the seen_key version.
@@ -78,9 +91,22 @@ pub const META_KEY: &[u8] = b"m:seen_key";
 pub const META_SERIAL: &[u8] = b"m:serial";
 
 impl Store {
-    /// Opens (creating if needed) the state directory `dir` with a page cache of `cache_bytes`, and
-    /// checks or records the seen_key version.
+    /// Opens (creating if needed) the state directory `dir` with a page cache of `cache_bytes`,
+    /// for reading what a crawl left: the `seen_key` options it records are adopted (a new directory
+    /// is recorded as having none). A directory of another `seen_key` version is
+    /// [`StoreError::KeyVersion`].
     pub fn open(dir: &Path, cache_bytes: u64) -> Result<Store, StoreError> {
+        Self::open_with(dir, cache_bytes, None)
+    }
+
+    /// Opens (creating if needed) the state directory `dir` for crawling with the `seen_key`
+    /// options `keys`: a new directory records them; one that records others is
+    /// [`StoreError::KeyOptions`] (another version: [`StoreError::KeyVersion`]), never re-keyed.
+    pub fn open_checked(dir: &Path, cache_bytes: u64, keys: &KeyOptions) -> Result<Store, StoreError> {
+        Self::open_with(dir, cache_bytes, Some(keys))
+    }
+
+    fn open_with(dir: &Path, cache_bytes: u64, keys: Option<&KeyOptions>) -> Result<Store, StoreError> {
         let db = sled::Config::new().path(dir).cache_capacity(cache_bytes).flush_every_ms(Some(500)).open().map_err(
             |e| {
                 let cause = e.to_string();
@@ -93,24 +119,40 @@ impl Store {
             },
         )?;
         let tree = db.open_tree("crawl")?;
-        let want = KeyMeta { version: SEEN_KEY_VERSION, options: vec![] };
-        match tree.get(META_KEY)? {
+        let asked = keys.cloned().unwrap_or_else(KeyOptions::none);
+        let want = KeyMeta { version: SEEN_KEY_VERSION, options: asked.recorded() };
+        let keys = match tree.get(META_KEY)? {
             Some(v) => {
                 let found: KeyMeta = serde_json::from_slice(&v)
                     .map_err(|e| StoreError::Decode { key: "m:seen_key".into(), cause: e.to_string() })?;
-                if found != want {
+                if found.version != want.version {
                     return Err(StoreError::KeyVersion {
                         dir: dir.display().to_string(),
                         found: format!("{found:?}"),
                         expected: format!("{want:?}"),
                     });
                 }
+                if keys.is_some() && found.options != want.options {
+                    return Err(StoreError::KeyOptions {
+                        dir: dir.display().to_string(),
+                        found: found.options,
+                        expected: want.options,
+                    });
+                }
+                KeyOptions::from_recorded(&found.options)
+                    .map_err(|cause| StoreError::Decode { key: "m:seen_key".into(), cause })?
             }
             None => {
                 tree.insert(META_KEY, serde_json::to_vec(&want).expect("serialisable"))?;
+                asked
             }
-        }
-        Ok(Store { db, tree })
+        };
+        Ok(Store { db, tree, keys: std::sync::Arc::new(keys) })
+    }
+
+    /// The `seen_key` options of this state directory.
+    pub fn key_options(&self) -> &KeyOptions {
+        &self.keys
     }
 
     /// The last WARC serial recorded (0 when none).
@@ -164,6 +206,28 @@ mod tests {
             Err(StoreError::KeyVersion { .. }) => {}
             other => panic!("expected a key-version error, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn other_seen_key_options_are_a_startup_error_and_readers_adopt_them() {
+        use crate::canon::SessionParam;
+        let dir = tempfile::tempdir().unwrap();
+        let strip = KeyOptions::stripping(vec![SessionParam::parse("sid:32").unwrap()]);
+        drop(Store::open_checked(dir.path(), 1 << 20, &strip).unwrap());
+        // The same options: fine, again and again.
+        drop(Store::open_checked(dir.path(), 1 << 20, &strip).unwrap());
+        // Stripping off, or other names: refused, naming what the directory records.
+        for other in [KeyOptions::none(), KeyOptions::stripping(vec![SessionParam::parse("sid").unwrap()])] {
+            match Store::open_checked(dir.path(), 1 << 20, &other) {
+                Err(StoreError::KeyOptions { found, expected, .. }) => {
+                    assert_eq!(found, vec!["strip_session_ids=sid:32".to_string()]);
+                    assert_eq!(expected, other.recorded());
+                }
+                r => panic!("expected a key-options error, got {r:?}"),
+            }
+        }
+        // A reader adopts what is recorded.
+        assert_eq!(Store::open(dir.path(), 1 << 20).unwrap().key_options(), &strip);
     }
 
     #[test]

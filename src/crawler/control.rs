@@ -12,7 +12,7 @@ use tokio::sync::watch;
 use tracing::{info, warn};
 use url::Url;
 
-use super::{seen_key, stored_exclusions, stored_seed_value, stored_seeds, Shared, PAUSED_KEY};
+use super::{stored_exclusions, stored_seed_value, stored_seeds, Shared, PAUSED_KEY};
 use crate::canon::host_key;
 use crate::config::{Config, ScopeKind, Seed};
 use crate::daemon;
@@ -200,7 +200,7 @@ impl Control {
         let uris: Vec<NewUri> = seeds
             .iter()
             .map(|seed| NewUri {
-                seen_key: seen_key(&seed.url),
+                seen_key: s.key(&seed.url),
                 host: host_key(&seed.url),
                 uri: CrawlUri {
                     url: seed.url.to_string(),
@@ -278,6 +278,13 @@ impl Control {
             return Err(ControlError::BadRequest("this crawl was started without a configuration file".into()));
         };
         let new = Config::load(&path).map_err(|e| ControlError::BadRequest(e.to_string()))?;
+        if &new.key_options != s.frontier.store().key_options() {
+            return Err(ControlError::BadRequest(format!(
+                "strip_session_ids / session_id_params cannot change on this state directory (it records {:?}, the file asks for {:?}): every URL key would change",
+                s.frontier.store().key_options().recorded(),
+                new.key_options.recorded()
+            )));
+        }
         let restart_only = restart_only_changes(&old, &new);
         let old = s.cfg();
         // Scope: the file's seeds and exclusions, plus those added at run time and seeds' redirect
@@ -287,12 +294,14 @@ impl Control {
         seeds.extend(stored_seeds(store)?);
         let mut exclude = new.exclude.clone();
         exclude.extend(stored_exclusions(store)?);
-        let scope = Scope::new(seeds, new.max_hops, exclude);
+        let scope = Scope::new(seeds, new.max_hops, exclude).with_traps(new.traps);
         if let Ok(mut current) = s.scope.write() {
             *current = scope;
         }
         s.frontier.set_connections_per_host(new.connections_per_host);
         s.frontier.set_max_sitemap_urls(new.max_sitemap_urls);
+        s.frontier.set_max_urls_per_host(new.max_urls_per_host);
+        s.frontier.set_trap_records_per_rule(new.trap_records_per_rule);
         if (old.max_requests_per_minute, old.max_requests_per_minute_total)
             != (new.max_requests_per_minute, new.max_requests_per_minute_total)
         {

@@ -24,7 +24,7 @@ use tracing::{info, warn};
 use url::Url;
 
 use super::Shared;
-use crate::canon::{host_key, seen_key};
+use crate::canon::host_key;
 use crate::config::Dedup;
 use crate::fetch::{Exchange, Material};
 use crate::frontier::{CrawlUri, NewUri, UrlState};
@@ -250,7 +250,7 @@ pub(super) fn start_due_rounds(shared: &Shared) -> Result<usize, StoreError> {
         let Ok(url) = Url::parse(&seed) else { continue };
         let round = state.round + 1;
         let uri = NewUri {
-            seen_key: seen_key(&url),
+            seen_key: shared.key(&url),
             host: host_key(&url),
             uri: CrawlUri { url: seed.clone(), hops: String::new(), via: None, seed: seed.clone(), attempts: 0, round },
         };

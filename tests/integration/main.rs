@@ -20,5 +20,6 @@ mod revisit;
 mod service;
 mod site;
 mod support;
+mod traps;
 mod verify;
 mod wacz;
