@@ -130,11 +130,12 @@ impl KeyOptions {
         KeyOptions { session_params: params }
     }
 
-    /// The options as recorded in the state directory (`KeyMeta.options`): empty without any, else
-    /// `["strip_session_ids=SPEC,SPEC,…"]`.
+    /// The options as recorded in the state directory (`KeyMeta.options`):
+    /// `["strip_session_ids=off"]` without stripping, else `["strip_session_ids=SPEC,SPEC,…"]`.
+    /// (An empty list is what state directories made before these options existed record.)
     pub fn recorded(&self) -> Vec<String> {
         if self.session_params.is_empty() {
-            return vec![];
+            return vec!["strip_session_ids=off".into()];
         }
         let specs: Vec<String> = self.session_params.iter().map(SessionParam::spec).collect();
         vec![format!("strip_session_ids={}", specs.join(","))]
@@ -148,6 +149,9 @@ impl KeyOptions {
             let Some(list) = o.strip_prefix("strip_session_ids=") else {
                 return Err(format!("unknown seen_key option {o:?}"));
             };
+            if list == "off" {
+                continue;
+            }
             for spec in list.split(',') {
                 params.push(SessionParam::parse(spec)?);
             }
@@ -325,7 +329,9 @@ mod tests {
         let rec = o.recorded();
         assert_eq!(rec, vec!["strip_session_ids=aspsessionid*,cfid,cftoken,jsessionid,phpsessid,sessionid,sid:32"]);
         assert_eq!(KeyOptions::from_recorded(&rec).unwrap(), o);
-        assert_eq!(KeyOptions::none().recorded(), Vec::<String>::new());
+        assert_eq!(KeyOptions::none().recorded(), vec!["strip_session_ids=off"]);
+        assert_eq!(KeyOptions::from_recorded(&KeyOptions::none().recorded()).unwrap(), KeyOptions::none());
+        assert_eq!(KeyOptions::from_recorded(&[]).unwrap(), KeyOptions::none(), "states made before the options");
         assert!(KeyOptions::from_recorded(&["lowercase_path".into()]).is_err());
         assert!(SessionParam::parse("bad name").is_err());
         assert!(SessionParam::parse("sid:x").is_err());

@@ -1126,7 +1126,7 @@ mod tests {
         assert_eq!((c.max_urls_per_host, c.trap_records_per_rule), (0, 100));
         assert_eq!(c.key_options.session_params.len(), crate::canon::DEFAULT_SESSION_PARAMS.len());
         let c = parse("strip_session_ids = false\nmax_urls_per_host = 50\n").unwrap();
-        assert_eq!((c.key_options.recorded(), c.max_urls_per_host), (Vec::<String>::new(), 50));
+        assert_eq!((c.key_options.recorded(), c.max_urls_per_host), (vec!["strip_session_ids=off".to_string()], 50));
         let c = parse("session_id_params = [\"SID\", \"sess*\"]\n").unwrap();
         assert_eq!(c.key_options.recorded(), vec!["strip_session_ids=sess*,sid".to_string()]);
         let e = parse("workers = 2\nsession_id_params = [\n  \"ok\",\n  \"no way\",\n]\n").unwrap_err();

@@ -132,7 +132,18 @@ impl Store {
                         expected: format!("{want:?}"),
                     });
                 }
-                if keys.is_some() && found.options != want.options {
+                // A state directory made before the options existed records none: its crawl
+                // keeps the keys it was made with (no session-id stripping), whatever this
+                // configuration says; re-keying it would fetch everything again.
+                let legacy = found.options.is_empty();
+                if legacy && keys.is_some() && asked != KeyOptions::none() {
+                    tracing::warn!(
+                        dir = %dir.display(),
+                        "this state directory predates session-id stripping: its URL keys stay as they were \
+                         (no stripping); a new state directory gets strip_session_ids"
+                    );
+                }
+                if keys.is_some() && !legacy && found.options != want.options {
                     return Err(StoreError::KeyOptions {
                         dir: dir.display().to_string(),
                         found: found.options,
@@ -228,6 +239,25 @@ mod tests {
         }
         // A reader adopts what is recorded.
         assert_eq!(Store::open(dir.path(), 1 << 20).unwrap().key_options(), &strip);
+        // Stripping off is recorded too, and holds against the default.
+        let off = tempfile::tempdir().unwrap();
+        drop(Store::open_checked(off.path(), 1 << 20, &KeyOptions::none()).unwrap());
+        assert!(matches!(Store::open_checked(off.path(), 1 << 20, &strip), Err(StoreError::KeyOptions { .. })));
+    }
+
+    #[test]
+    fn a_state_made_before_key_options_keeps_its_keys() {
+        use crate::canon::SessionParam;
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let s = Store::open(dir.path(), 1 << 20).unwrap();
+            let old = KeyMeta { version: SEEN_KEY_VERSION, options: vec![] };
+            s.tree.insert(META_KEY, encode(&old)).unwrap();
+            s.flush().unwrap();
+        }
+        let strip = KeyOptions::stripping(vec![SessionParam::parse("sid:32").unwrap()]);
+        let s = Store::open_checked(dir.path(), 1 << 20, &strip).expect("an upgraded daemon still starts");
+        assert_eq!(s.key_options(), &KeyOptions::none(), "its keys stay as they were");
     }
 
     #[test]
