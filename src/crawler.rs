@@ -833,6 +833,14 @@ async fn commit_task(
                         commit_one(&shared, d.payload, Some(d.location), d.records, d.bytes);
                     }
                 }
+                Some(writer::WriterEvent::Closed(name)) => {
+                    // `status` names the file being written: none once it is closed.
+                    if let Ok(mut w) = shared.current_warc.lock() {
+                        if w.as_deref() == Some(name.as_str()) {
+                            *w = None;
+                        }
+                    }
+                }
                 Some(writer::WriterEvent::Failed(msg)) => {
                     warn!(cause = %msg, "stopping the crawl: the WARC writer failed");
                     if let Ok(mut f) = failure.lock() {

@@ -83,7 +83,8 @@ pub struct Status {
     pub records: u64,
     /// Uncompressed bytes of those records' blocks.
     pub bytes: u64,
-    /// The WARC file the latest capture went to (`None` before the first).
+    /// The open WARC file the latest capture went to (`None` before the first, and once that file
+    /// is closed, e.g. by `warc_idle_close`).
     pub current_warc: Option<String>,
     /// Seeds in scope (configured, added, and seeds' redirect targets).
     pub seeds: usize,

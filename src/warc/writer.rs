@@ -68,6 +68,8 @@ pub enum WriterEvent<T> {
     /// Writing failed (disk full, I/O error); the partial group was cut off the file. The writer
     /// stops; captures not reported durable were not committed and will be fetched again.
     Failed(String),
+    /// This file (its final name) was closed, after its captures were reported durable.
+    Closed(String),
 }
 
 /// Writer settings.
@@ -393,8 +395,9 @@ impl<T> WriterLoop<T> {
             Ok(()) => {
                 self.w.dir_dirty = false;
                 tracing::info!(file = %cur.name, bytes = cur.len, "WARC file closed");
-                self.closed.push(cur.name);
+                self.closed.push(cur.name.clone());
                 self.release();
+                let _ = self.w.out.send(WriterEvent::Closed(cur.name));
                 // After the captures are reported durable: indexing never delays a commit, and a
                 // failure only costs the index (logged; `harvestd index` or the next start redoes it).
                 super::cdxj::index_logged(&final_path);
