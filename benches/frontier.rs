@@ -3,15 +3,17 @@
 //! (`wait4`) is its own:
 //!
 //! 1. fill: `HARVESTD_BENCH_URLS` URLs (1,000,000) across `HARVESTD_BENCH_HOSTS` hosts (10,000),
-//!    queued with `Frontier::add` in batches of 10,000, with sled's default `state_cache` (64 MB);
-//!    prints the time, URLs/s, peak RSS, the RSS after each tenth (does memory grow with the
-//!    frontier?) and the state directory's size on disk;
+//!    queued with `Frontier::add` in batches of `HARVESTD_BENCH_BATCH` (1,000; a page's outlinks
+//!    are one batch in a crawl), with `state_cache` `HARVESTD_BENCH_FILL_CACHE_MB` (64, the
+//!    default); prints the time, URLs/s, peak RSS, the RSS after each tenth (does memory grow
+//!    with the frontier?) and the state directory's size on disk;
 //! 2. resume, once per `cache_capacity` (`state_cache`) of 8 MB, 64 MB and 256 MB: open the state,
 //!    return leases, take the first lease (the time a restarted crawl needs before its first
 //!    request), then lease, release and finish `HARVESTD_BENCH_LEASES` URLs (100,000) as the
 //!    crawler does per URL; prints those times, leases/s and peak RSS.
 //!
-//! Without `--bench`: 20,000 URLs over 200 hosts, 2,000 leases.
+//! Without `--bench`: 20,000 URLs over 200 hosts, 2,000 leases. `HARVESTD_BENCH_NO_RESUME=1`
+//! stops after the fill.
 
 mod common;
 
@@ -55,11 +57,10 @@ fn new_uri(i: usize, hosts: usize) -> NewUri {
 }
 
 /// Child: queue `urls` URLs over `hosts` hosts in `dir`.
-fn fill(dir: &Path, urls: usize, hosts: usize, cache: u64) {
+fn fill(dir: &Path, urls: usize, hosts: usize, cache: u64, batch: usize) {
     let t = Instant::now();
     let f = Frontier::open(Store::open(dir, cache).unwrap(), Arc::new(SystemClock)).unwrap();
     let mut marks = Vec::new();
-    let batch = 10_000;
     for start in (0..urls).step_by(batch) {
         let uris: Vec<NewUri> = (start..(start + batch).min(urls)).map(|i| new_uri(i, hosts)).collect();
         f.add(&uris).unwrap();
@@ -133,7 +134,7 @@ fn child(args: &[String]) {
     let dir = Path::new(&args[1]);
     let num = |i: usize| args[i].parse::<u64>().unwrap();
     match args[0].as_str() {
-        "fill" => fill(dir, num(2) as usize, num(3) as usize, num(4)),
+        "fill" => fill(dir, num(2) as usize, num(3) as usize, num(4), num(5) as usize),
         "resume" => resume(dir, num(2), num(3) as usize),
         other => panic!("unknown child step {other}"),
     }
@@ -162,10 +163,17 @@ fn main() {
     let state = dir.path().join("state");
     let s = state.to_str().unwrap().to_string();
     println!("frontier: {urls} URLs over {hosts} hosts");
-    step(&["fill".into(), s.clone(), urls.to_string(), hosts.to_string(), (64 * MB).to_string()]);
+    let (cache, batch) = (
+        common::knob("HARVESTD_BENCH_FILL_CACHE_MB", 64, 64) as u64 * MB,
+        common::knob("HARVESTD_BENCH_BATCH", 1_000, 1_000),
+    );
+    println!("fill with state_cache {} MB, batches of {batch} URLs", cache / MB);
+    step(&["fill".into(), s.clone(), urls.to_string(), hosts.to_string(), cache.to_string(), batch.to_string()]);
     println!("  state on disk: {:.1} MB", common::dir_bytes(&state) as f64 / 1e6);
     // Each cache size resumes from the same filled state (a copy, as leasing changes it).
-    for cache in [8 * MB, 64 * MB, 256 * MB] {
+    let caches =
+        if std::env::var("HARVESTD_BENCH_NO_RESUME").is_ok() { vec![] } else { vec![8 * MB, 64 * MB, 256 * MB] };
+    for cache in caches {
         let copy = dir.path().join(format!("state-{}", cache / MB));
         copy_dir(&state, &copy);
         step(&["resume".into(), copy.to_str().unwrap().into(), cache.to_string(), leases.to_string()]);
