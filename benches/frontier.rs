@@ -65,7 +65,7 @@ fn fill(dir: &Path, urls: usize, hosts: usize, cache: u64, batch: usize) {
         let uris: Vec<NewUri> = (start..(start + batch).min(urls)).map(|i| new_uri(i, hosts)).collect();
         f.add(&uris).unwrap();
         let done = (start + batch).min(urls);
-        if done % (urls / 10).max(1) == 0 {
+        if done.is_multiple_of((urls / 10).max(1)) {
             marks.push(format!("{}k: {:.0} MiB", done / 1000, common::mib(rss_now())));
         }
     }
