@@ -112,6 +112,7 @@ fn resume(dir: &Path, cache: u64, leases: usize) {
             leased: true,
             result,
             outlinks: &[],
+            refused: &[],
             extra: vec![],
             records: 3,
             bytes: 5_000,
