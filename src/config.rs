@@ -378,7 +378,7 @@ fn dflt_idle_timeout() -> Spanned<String> {
     d("30s")
 }
 fn dflt_group_commit() -> Spanned<String> {
-    d("200ms")
+    d("50ms")
 }
 fn dflt_api_listen() -> Spanned<String> {
     d("127.0.0.1:8427")
