@@ -297,6 +297,10 @@ pub struct Counts {
     /// URLs queued from sitemaps (`M` hops), crawl-wide.
     #[serde(default)]
     pub sitemap_urls: u64,
+    /// Links refused by a crawl-trap rule or a host's budget, crawl-wide (recorded or only
+    /// counted; a link found again is counted again once its rule's records are used up).
+    #[serde(default)]
+    pub trap_refused: u64,
 }
 
 const COUNTS_KEY: &[u8] = b"m:counts";
@@ -518,6 +522,7 @@ impl Txn<'_> {
             *c += 1;
             *c
         };
+        self.counts.trap_refused += 1;
         if count > cap {
             return Ok((None, false));
         }
@@ -1252,6 +1257,7 @@ mod tests {
         assert_eq!((c.added, c.refused.len()), (0, 0));
         assert_eq!(f.host_state("a.example").unwrap().refusals[&TrapRule::MaxQueryParams], 1);
         assert_eq!(f.counts().failed, 3);
+        assert_eq!(f.counts().trap_refused, 4, "every refusal counted crawl-wide, recorded or not");
     }
 
     #[test]

@@ -188,8 +188,14 @@ pub fn run(config: &Path, api: Option<&str>, call: Call) -> i32 {
 pub fn describe(s: &Status) -> String {
     let mut out = format!("state: {}\n", s.state);
     out += &format!(
-        "URLs: {} done ({} fetched, {} failed), {} queued, {} in flight; {} in the last minute\n",
-        s.urls.done, s.urls.fetched, s.urls.failed, s.urls.queued, s.urls.in_flight, s.urls_last_minute
+        "URLs: {} done ({} fetched, {} failed), {} queued, {} in flight; {} in the last minute; {} refused as traps\n",
+        s.urls.done,
+        s.urls.fetched,
+        s.urls.failed,
+        s.urls.queued,
+        s.urls.in_flight,
+        s.urls_last_minute,
+        s.urls.trap_refused
     );
     out += &format!("hosts: {} active, {} snoozed; {} seeds\n", s.hosts.active, s.hosts.snoozed, s.seeds);
     out += &format!(

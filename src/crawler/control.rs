@@ -54,8 +54,11 @@ pub struct UrlCounts {
     pub done: u64,
     /// Finished with an archived response (any HTTP status).
     pub fetched: u64,
-    /// Finished otherwise (robots.txt, network failures, exclusions…).
+    /// Finished otherwise (robots.txt, network failures, exclusions, trap refusals…).
     pub failed: u64,
+    /// Links refused by a crawl-trap rule or a host's budget (see `trap_records_per_rule`).
+    #[serde(default)]
+    pub trap_refused: u64,
 }
 
 /// Host counts in a [`Status`].
@@ -129,6 +132,7 @@ impl Control {
                 done: c.fetched + c.failed,
                 fetched: c.fetched,
                 failed: c.failed,
+                trap_refused: c.trap_refused,
             },
             hosts: HostCounts { active: s.frontier.hosts_active()?, snoozed: s.frontier.hosts_snoozed()? },
             urls_last_minute,
@@ -346,6 +350,11 @@ impl Control {
             c
         };
         reg.register("urls_queued", "URLs waiting in host queues", gauge(st.urls.queued as i64));
+        reg.register(
+            "urls_trap_refused",
+            "Links refused by a crawl-trap rule or a host's budget, over the crawl",
+            counter(st.urls.trap_refused),
+        );
         reg.register("urls_in_flight", "URLs being fetched", gauge(st.urls.in_flight as i64));
         reg.register("urls_last_minute", "URLs finished in the last 60 seconds", gauge(st.urls_last_minute as i64));
         reg.register("hosts_active", "Hosts with a URL being fetched", gauge(st.hosts.active as i64));

@@ -134,6 +134,7 @@ fn status_pause_resume_seeds_exclusions_and_metrics() {
     assert_eq!(value("harvestd_urls_queued"), 0.0);
     assert_eq!(value("harvestd_paused"), 0.0);
     assert_eq!(value("harvestd_records_total"), st["records"].as_f64().unwrap());
+    assert_eq!(value("harvestd_urls_trap_refused_total"), st["urls"]["trap_refused"].as_f64().unwrap());
     assert!(samples.contains("harvestd_urls_finished_total"), "{samples}");
     stop(child);
 }
