@@ -108,6 +108,8 @@ pub struct CapturePlan {
     pub is_original: bool,
     /// Whether it also enters the payload-digest index (url-agnostic dedup, large enough, new).
     pub index_digest: bool,
+    /// Whether its body was sent chunked (the framing its index entries carry).
+    pub chunked: bool,
 }
 
 /// Whether a response may be a revisit's original or be deduplicated: a parsed, complete 2xx
@@ -122,19 +124,21 @@ fn full_2xx(ex: &Exchange) -> bool {
 /// `dedup_min_size` long whose payload digest is known becomes an identical-payload revisit.
 pub(super) fn plan(shared: &Shared, seen: &str, ex: &Exchange, asked: Option<&Prior>) -> CapturePlan {
     let digest = crate::warc::sha1_digest(ex.payload_slices());
+    let chunked = is_chunked(ex);
     let cfg = shared.cfg();
+    let revisit = |kind, orig| CapturePlan {
+        primary: Primary::Revisit(kind, orig),
+        digest: digest.clone(),
+        is_original: false,
+        index_digest: false,
+        chunked,
+    };
     if let (Some(p), Some(304)) = (asked, ex.status()) {
-        return CapturePlan {
-            primary: Primary::Revisit(RevisitKind::NotModified, p.original.clone()),
-            digest,
-            is_original: false,
-            index_digest: false,
-        };
+        return revisit(RevisitKind::NotModified, p.original.clone());
     }
     let is_original = full_2xx(ex);
     let big = ex.payload_slices().iter().map(|s| s.len() as u64).sum::<u64>() >= cfg.dedup_min_size.max(1);
     let dedupable = is_original && big;
-    let chunked = is_chunked(ex);
     let found = match cfg.dedup {
         Dedup::Off => None,
         _ if !dedupable => None,
@@ -147,17 +151,13 @@ pub(super) fn plan(shared: &Shared, seen: &str, ex: &Exchange, asked: Option<&Pr
         }
     };
     match found {
-        Some(orig) => CapturePlan {
-            primary: Primary::Revisit(RevisitKind::IdenticalPayload, orig),
-            digest,
-            is_original: false,
-            index_digest: false,
-        },
+        Some(orig) => revisit(RevisitKind::IdenticalPayload, orig),
         None => CapturePlan {
             primary: Primary::Full,
+            index_digest: dedupable && cfg.dedup == Dedup::UrlAgnostic,
             digest,
             is_original,
-            index_digest: dedupable && cfg.dedup == Dedup::UrlAgnostic,
+            chunked,
         },
     }
 }
@@ -182,11 +182,10 @@ pub(super) fn index_entries(
     };
     let header = |n: &str| ex.framed().and_then(|f| f.header(n)).filter(|v| !v.is_empty());
     let mut out = Vec::new();
-    let chunked = is_chunked(ex);
     if plan.index_digest {
-        out.push((k_digest(&plan.digest, chunked), encode(&original)));
+        out.push((k_digest(&plan.digest, plan.chunked), encode(&original)));
     }
-    let prior = Prior { original, etag: header("etag"), last_modified: header("last-modified"), chunked };
+    let prior = Prior { original, etag: header("etag"), last_modified: header("last-modified"), chunked: plan.chunked };
     out.push((k_prior(seen), encode(&prior)));
     out
 }
@@ -254,21 +253,14 @@ pub(super) fn start_due_rounds(shared: &Shared) -> Result<usize, StoreError> {
             host: host_key(&url),
             uri: CrawlUri { url: seed.clone(), hops: String::new(), via: None, seed: seed.clone(), attempts: 0, round },
         };
-        let still_queued =
-            matches!(shared.frontier.url_record(&uri.seen_key)?.map(|r| r.state), Some(UrlState::Queued));
-        let next = if still_queued {
+        let due_ms = now + interval_ms;
+        if matches!(shared.frontier.url_record(&uri.seen_key)?.map(|r| r.state), Some(UrlState::Queued)) {
             warn!(seed = %seed, "recrawl due, but the seed is still queued from its last round: this round is skipped");
-            RecrawlState { round: state.round, due_ms: now + interval_ms }
-        } else {
-            RecrawlState { round, due_ms: now + interval_ms }
-        };
-        let queued = if still_queued {
-            tree.insert(&key, encode(&next))?;
-            0
-        } else {
-            shared.frontier.requeue(std::slice::from_ref(&uri), vec![(key.clone(), encode(&next))])?
-        };
-        if queued > 0 {
+            tree.insert(&key, encode(&RecrawlState { due_ms, ..state }))?;
+            continue;
+        }
+        let next = RecrawlState { round, due_ms };
+        if shared.frontier.requeue(std::slice::from_ref(&uri), vec![(key, encode(&next))])? > 0 {
             info!(seed = %seed, round, "recrawl round started");
             started += 1;
         }
