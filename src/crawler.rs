@@ -1529,11 +1529,11 @@ async fn process(
             let sitemap = lease.uri.hops.ends_with('M');
             let obey_meta = shared.cfg().obey_meta_robots;
             let mut links = tokio::task::spawn_blocking(move || {
-                let mut links = extract::outlinks(&ex2, max_decoded, sitemap);
-                if obey_meta && extract::nofollow(&ex2, max_decoded) {
-                    links.retain(|(_, hop)| *hop != 'L');
+                let mut page = extract::outlinks(&ex2, max_decoded, sitemap);
+                if obey_meta && page.nofollow {
+                    page.links.retain(|(_, hop)| *hop != 'L');
                 }
-                links
+                page.links
             })
             .await
             .unwrap_or_default();

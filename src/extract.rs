@@ -47,16 +47,33 @@ pub fn decoded_body(ex: &Exchange, cap: u64) -> Option<Vec<u8>> {
 /// Most URLs taken from one sitemap (the sitemaps protocol's own limit).
 pub const MAX_SITEMAP_URLS: usize = 50_000;
 
-/// Every outlink of a capture, resolved against its URL (or `<base>`), with its hop. When
-/// `sitemap` (the capture was reached through a sitemap hop), an XML sitemap or sitemap index
-/// (gzip-compressed or not) yields its `<loc>` URLs as `M` hops.
-pub fn outlinks(ex: &Exchange, max_decoded: u64, sitemap: bool) -> Vec<(Url, Hop)> {
-    let Some(f) = ex.framed() else { return vec![] };
+/// What one parse of a capture yields: its outlinks and whether it asks robots not to follow them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PageLinks {
+    /// Every outlink, resolved against the capture's URL (or `<base>`), with its hop.
+    pub links: Vec<(Url, Hop)>,
+    /// `X-Robots-Tag: nofollow` (or `none`), or `<meta name="robots" content="nofollow">` (or
+    /// `name="harvestd"`) in HTML.
+    pub nofollow: bool,
+}
+
+/// Every outlink of a capture, resolved against its URL (or `<base>`), with its hop, and whether
+/// the capture says nofollow; an HTML body is parsed once for both. When `sitemap` (the capture was
+/// reached through a sitemap hop), an XML sitemap or sitemap index (gzip-compressed or not) yields
+/// its `<loc>` URLs as `M` hops.
+pub fn outlinks(ex: &Exchange, max_decoded: u64, sitemap: bool) -> PageLinks {
+    let Some(f) = ex.framed() else { return PageLinks::default() };
+    let header_nofollow = f
+        .headers
+        .iter()
+        .any(|(n, v)| n.eq_ignore_ascii_case("x-robots-tag") && says_nofollow(&String::from_utf8_lossy(v)));
+    let done =
+        |links: Vec<(Url, Hop)>, meta: bool| PageLinks { links: keep_http(links), nofollow: header_nofollow || meta };
     if sitemap && (200..300).contains(&f.status) {
         if let Some(body) = decoded_body(ex, max_decoded) {
             let body = gunzip_if_gzip(body, max_decoded);
             if let Some(locs) = sitemap_locs(&body) {
-                return keep_http(locs.iter().filter_map(|l| ex.url.join(l).ok()).map(|u| (u, 'M')).collect());
+                return done(locs.iter().filter_map(|l| ex.url.join(l).ok()).map(|u| (u, 'M')).collect(), false);
             }
         }
     }
@@ -77,19 +94,22 @@ pub fn outlinks(ex: &Exchange, max_decoded: u64, sitemap: bool) -> Vec<(Url, Hop
     let is_html = ctype.contains("html");
     let is_css = ctype.contains("text/css");
     if !(is_html || is_css) {
-        return keep_http(out);
+        return done(out, false);
     }
     let Some(body) = decoded_body(ex, max_decoded) else {
-        return keep_http(out);
+        return done(out, false);
     };
+    let mut meta = false;
     if is_html {
         let encoding = sniff_charset(&ctype, &body);
-        out.extend(html_links_in(&body, &ex.url, encoding));
+        let scan = html_scan(&body, &ex.url, encoding);
+        out.extend(scan.links);
+        meta = scan.nofollow;
     } else {
         let text = String::from_utf8_lossy(&body);
         out.extend(css_urls(&text).into_iter().filter_map(|u| ex.url.join(&u).ok()).map(|u| (u, 'E')));
     }
-    keep_http(out)
+    done(out, meta)
 }
 
 fn keep_http(links: Vec<(Url, Hop)>) -> Vec<(Url, Hop)> {
@@ -166,48 +186,11 @@ pub fn sitemap_locs(xml: &[u8]) -> Option<Vec<String>> {
     root.map(|_| locs)
 }
 
-/// Whether the page asks robots not to follow its links: `X-Robots-Tag: nofollow` (or `none`), or
-/// `<meta name="robots" content="nofollow">` in HTML.
-pub fn nofollow(ex: &Exchange, max_decoded: u64) -> bool {
-    let Some(f) = ex.framed() else { return false };
-    let says_nofollow = |v: &str| {
-        v.split(',')
-            .map(|t| t.trim().to_ascii_lowercase())
-            .any(|t| t == "nofollow" || t == "none" || t.ends_with(": nofollow"))
-    };
-    if f.headers
-        .iter()
-        .any(|(n, v)| n.eq_ignore_ascii_case("x-robots-tag") && says_nofollow(&String::from_utf8_lossy(v)))
-    {
-        return true;
-    }
-    if !f.header("content-type").unwrap_or_default().to_ascii_lowercase().contains("html") {
-        return false;
-    }
-    let Some(body) = decoded_body(ex, max_decoded) else { return false };
-    let found = std::cell::Cell::new(false);
-    {
-        use lol_html::{element, HtmlRewriter, Settings};
-        let mut rw = HtmlRewriter::new(
-            Settings {
-                element_content_handlers: vec![element!("meta[name][content]", |el| {
-                    let name = el.get_attribute("name").unwrap_or_default().to_ascii_lowercase();
-                    if (name == "robots" || name == crate::config::PRODUCT_TOKEN)
-                        && says_nofollow(&el.get_attribute("content").unwrap_or_default())
-                    {
-                        found.set(true);
-                    }
-                    Ok(())
-                })],
-                strict: false,
-                ..Settings::new()
-            },
-            |_: &[u8]| {},
-        );
-        let _ = rw.write(&body);
-        let _ = rw.end();
-    }
-    found.get()
+/// Whether a robots directive list (`X-Robots-Tag` value, or robots meta `content`) says nofollow.
+fn says_nofollow(v: &str) -> bool {
+    v.split(',')
+        .map(|t| t.trim().to_ascii_lowercase())
+        .any(|t| t == "nofollow" || t == "none" || t.ends_with(": nofollow"))
 }
 
 /// `link rel` values that make the link a page requisite (`E`).
@@ -289,6 +272,21 @@ pub fn html_links(body: &[u8], doc_url: &Url) -> Vec<(Url, Hop)> {
 /// Links in an HTML document in `encoding`, resolved against the first `<base href>` (itself
 /// resolved against `doc_url`) or `doc_url`, queries encoded in `encoding`.
 pub fn html_links_in(body: &[u8], doc_url: &Url, encoding: &'static Encoding) -> Vec<(Url, Hop)> {
+    html_scan(body, doc_url, encoding).links
+}
+
+/// What one pass over an HTML document finds: its links (as [`html_links_in`] gives them) and
+/// whether a robots meta tag (`name="robots"` or `name="harvestd"`) says nofollow.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HtmlScan {
+    /// The links with their hops.
+    pub links: Vec<(Url, Hop)>,
+    /// A robots meta tag says nofollow (or none).
+    pub nofollow: bool,
+}
+
+/// Parses an HTML document in `encoding` once for [`HtmlScan`].
+pub fn html_scan(body: &[u8], doc_url: &Url, encoding: &'static Encoding) -> HtmlScan {
     use lol_html::{element, text, AsciiCompatibleEncoding, HtmlRewriter, Settings};
     // lol_html needs an ASCII-compatible encoding; a UTF-16 document is decoded first.
     let (body, encoding): (std::borrow::Cow<'_, [u8]>, &'static Encoding) = match AsciiCompatibleEncoding::new(encoding)
@@ -303,6 +301,7 @@ pub fn html_links_in(body: &[u8], doc_url: &Url, encoding: &'static Encoding) ->
     let found: RefCell<Vec<(String, Hop)>> = RefCell::new(Vec::new());
     let base: RefCell<Option<String>> = RefCell::new(None);
     let style: RefCell<String> = RefCell::new(String::new());
+    let nofollow = std::cell::Cell::new(false);
     let attr = |el: &lol_html::html_content::Element, name: &str| {
         // HTML strips ASCII whitespace around a URL attribute (not, say, a no-break space).
         el.get_attribute(name)
@@ -380,6 +379,15 @@ pub fn html_links_in(body: &[u8], doc_url: &Url, encoding: &'static Encoding) ->
                         found.borrow_mut().extend(attr(el, "href").map(|v| (v, hop)));
                         Ok(())
                     }),
+                    element!("meta[name][content]", |el| {
+                        let name = el.get_attribute("name").unwrap_or_default().to_ascii_lowercase();
+                        if (name == "robots" || name == crate::config::PRODUCT_TOKEN)
+                            && says_nofollow(&el.get_attribute("content").unwrap_or_default())
+                        {
+                            nofollow.set(true);
+                        }
+                        Ok(())
+                    }),
                     element!("base[href]", |el| {
                         let mut b = base.borrow_mut();
                         if b.is_none() {
@@ -406,7 +414,8 @@ pub fn html_links_in(body: &[u8], doc_url: &Url, encoding: &'static Encoding) ->
         base.into_inner().and_then(|b| parse_with(doc_url, &b, encoding).ok()).unwrap_or_else(|| doc_url.clone());
     let mut links = found.into_inner();
     links.extend(css_urls(&style.into_inner()).into_iter().map(|u| (u, 'E')));
-    links.into_iter().filter_map(|(v, h)| resolve(&base_url, &v, encoding).ok().map(|u| (u, h))).collect()
+    let links = links.into_iter().filter_map(|(v, h)| resolve(&base_url, &v, encoding).ok().map(|u| (u, h))).collect();
+    HtmlScan { links, nofollow: nofollow.get() }
 }
 
 /// Why a link found in a document yields no outlink.
@@ -803,6 +812,24 @@ mod tests {
         assert_eq!(refresh_url("0;URL=\"http://a.example/x\"").as_deref(), Some("http://a.example/x"));
         assert_eq!(refresh_url("3, /plain").as_deref(), Some("/plain"));
         assert_eq!(refresh_url("10").as_deref(), None);
+    }
+
+    #[test]
+    fn one_parse_finds_the_links_and_a_robots_meta_nofollow() {
+        let base = Url::parse("http://h.example/d/").unwrap();
+        let scan = html_scan(
+            b"<meta name=ROBOTS content='noindex, NoFollow'><a href=a>a</a><img src=/i.png>",
+            &base,
+            encoding_rs::UTF_8,
+        );
+        assert!(scan.nofollow);
+        let got: Vec<String> = scan.links.iter().map(|(u, h)| format!("{h} {u}")).collect();
+        assert_eq!(got, ["L http://h.example/d/a", "E http://h.example/i.png"]);
+        for other in ["<meta name=description content=nofollow>", "<meta name=robots content=noindex>"] {
+            assert!(!html_scan(other.as_bytes(), &base, encoding_rs::UTF_8).nofollow, "{other}");
+        }
+        let ours = format!("<meta name={} content=nofollow>", crate::config::PRODUCT_TOKEN);
+        assert!(html_scan(ours.as_bytes(), &base, encoding_rs::UTF_8).nofollow);
     }
 
     #[test]

@@ -9,8 +9,12 @@
 //! before its hold); a host with nothing queued keeps its slot times, so a URL queued later still
 //! waits out the politeness delay. [`Frontier::next`] leases the first URL of the earliest due
 //! host; [`Frontier::release_host`] is called when the response ends and frees the slot after its
-//! delay; [`Frontier::finish`] is the commit task's single atomic write per capture (outcome, lease
-//! removal, outlinks, the links refused by a crawl-trap rule, counters). Outlinks new to the crawl
+//! delay; [`Frontier::finish`] is the commit task's single atomic write per capture (outcome, the
+//! URL's queue entry removed, outlinks, the links refused by a crawl-trap rule, counters).
+//! Leases live in memory: a leased URL keeps its queue entry until its capture commits, so a crash
+//! leaves it queued at its place. A lease and a release change only the host's slots and its
+//! due-index entry, written key by key (a sled batch costs a log write; these changes are
+//! repaired at start-up by [`Frontier::recover_leases`] if a crash splits them). Outlinks new to the crawl
 //! count towards their host's budget (`max_urls_per_host`, kept in its `h:` state); those over it,
 //! and the links the scope's trap rules refused, are recorded as finished URLs with the outcome
 //! `trap_rejected`, at most `trap_records_per_rule` per rule and host (later ones are counted).
@@ -64,7 +68,8 @@ pub struct NewUri {
     pub uri: CrawlUri,
 }
 
-/// A leased URL: taken off its host's queue, holding one of its host's slots until [`Frontier::release_host`].
+/// A leased URL: skipped in its host's queue until finished or returned, holding one of its host's
+/// slots until [`Frontier::release_host`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Lease {
     /// The seen key.
@@ -183,7 +188,8 @@ pub enum UrlState {
 /// Per-host scheduling state under `h:` (times in ms since the Unix epoch).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HostState {
-    /// URLs queued for the host.
+    /// URLs in the host's queue (`q:` entries), those leased now included: a leased URL's entry
+    /// stays until its capture is committed.
     pub queued: u64,
     /// Its entry in the due index, if any.
     pub due_ms: Option<u64>,
@@ -212,9 +218,10 @@ fn is_zero_u64(n: &u64) -> bool {
 }
 
 impl HostState {
-    /// When the host may next be leased with `limit` slots, if it has a free slot and a queued URL.
-    fn due_at(&self, limit: u32, now: u64) -> Option<u64> {
-        if self.queued == 0 || self.active >= limit {
+    /// When the host may next be leased with `limit` slots, if it has a free slot and a queued URL
+    /// not leased (`leased` of its URLs are).
+    fn due_at(&self, limit: u32, now: u64, leased: u64) -> Option<u64> {
+        if self.queued <= leased || self.active >= limit {
             return None;
         }
         let waiting = self.slots_free_ms.iter().filter(|t| **t > now).count() as u32;
@@ -395,12 +402,61 @@ pub enum Next {
     Empty,
 }
 
+/// What the frontier keeps in memory, under its mutex: the counters and the URLs leased now.
+/// Leases are not written to sled: a leased URL's queue entry stays until its capture commits, so
+/// a crash leaves it queued, at its place.
+#[derive(Debug, Default)]
+struct Inner {
+    counts: Counts,
+    /// Leased URLs: seen key → (host, queue seq).
+    leases: HashMap<String, (String, u64)>,
+    /// Per host with a URL leased, the queue seqs of its leased URLs.
+    by_host: HashMap<String, Vec<u64>>,
+}
+
+impl Inner {
+    fn lease(&mut self, l: &Lease) {
+        self.leases.insert(l.seen_key.clone(), (l.host.clone(), l.seq));
+        self.by_host.entry(l.host.clone()).or_default().push(l.seq);
+    }
+
+    /// Forgets the lease of `seen_key`, returning its host and queue seq.
+    fn unlease(&mut self, seen_key: &str) -> Option<(String, u64)> {
+        let (host, seq) = self.leases.remove(seen_key)?;
+        if let Some(seqs) = self.by_host.get_mut(&host) {
+            seqs.retain(|s| *s != seq);
+            if seqs.is_empty() {
+                self.by_host.remove(&host);
+            }
+        }
+        Some((host, seq))
+    }
+
+    fn leased_of(&self, host: &str) -> u64 {
+        self.by_host.get(host).map_or(0, |v| v.len() as u64)
+    }
+}
+
+/// Writes being gathered: applied as one sled batch ([`Txn::apply`]) or key by key
+/// ([`Txn::apply_loose`]).
+#[derive(Debug, Default)]
+struct Ops(Vec<(Vec<u8>, Option<Vec<u8>>)>);
+
+impl Ops {
+    fn insert(&mut self, k: impl AsRef<[u8]>, v: impl AsRef<[u8]>) {
+        self.0.push((k.as_ref().to_vec(), Some(v.as_ref().to_vec())));
+    }
+    fn remove(&mut self, k: impl AsRef<[u8]>) {
+        self.0.push((k.as_ref().to_vec(), None));
+    }
+}
+
 /// The frontier. Cheap to clone; all clones share the database and the mutex.
 #[derive(Debug, Clone)]
 pub struct Frontier {
     store: Store,
     clock: Arc<dyn Clock>,
-    inner: Arc<Mutex<Counts>>,
+    inner: Arc<Mutex<Inner>>,
     /// Slots per host (`connections_per_host`); changeable while running.
     slots: Arc<AtomicU32>,
     /// Crawl-wide cap on URLs queued from sitemaps (`max_sitemap_urls`).
@@ -414,11 +470,12 @@ pub struct Frontier {
 /// A batch being built, with the host states and seen keys it touches.
 struct Txn<'a> {
     tree: &'a sled::Tree,
+    mem: &'a mut Inner,
     limit: u32,
     max_sitemap_urls: u64,
     max_urls_per_host: u64,
     trap_records: u64,
-    batch: sled::Batch,
+    ops: Ops,
     hosts: HashMap<String, HostState>,
     seen: HashSet<String>,
     counts: Counts,
@@ -440,17 +497,17 @@ impl Txn<'_> {
     /// Moves the host's entry in the due index to when it may next be leased (none when nothing is
     /// queued or every slot is active).
     fn reschedule(&mut self, host: &str) -> Result<(), StoreError> {
-        let (limit, now) = (self.limit, self.now);
+        let (limit, now, leased) = (self.limit, self.now, self.mem.leased_of(host));
         let (want, have) = {
             let h = self.host(host)?;
-            (h.due_at(limit, now), h.due_ms)
+            (h.due_at(limit, now, leased), h.due_ms)
         };
         if want != have {
             if let Some(old) = have {
-                self.batch.remove(k_due(old, host));
+                self.ops.remove(k_due(old, host));
             }
             if let Some(at) = want {
-                self.batch.insert(k_due(at, host), &[]);
+                self.ops.insert(k_due(at, host), []);
             }
             self.host(host)?.due_ms = want;
         }
@@ -499,8 +556,8 @@ impl Txn<'_> {
         self.seen.insert(n.seen_key.clone());
         self.counts.seq += 1;
         let seq = self.counts.seq;
-        self.batch.insert(k_queue(&n.host, seq), encode(&n.uri));
-        self.batch.insert(k_url(&n.seen_key), encode(&UrlRecord { v: 1, state: UrlState::Queued }));
+        self.ops.insert(k_queue(&n.host, seq), encode(&n.uri));
+        self.ops.insert(k_url(&n.seen_key), encode(&UrlRecord { v: 1, state: UrlState::Queued }));
         self.counts.queued += 1;
         self.host(&n.host)?.queued += 1;
         self.reschedule(&n.host)?;
@@ -536,7 +593,7 @@ impl Txn<'_> {
             tls: None,
         };
         self.seen.insert(key.clone());
-        self.batch.insert(k_url(key), encode(&UrlRecord { v: 1, state: UrlState::Finished(Box::new(f.clone())) }));
+        self.ops.insert(k_url(key), encode(&UrlRecord { v: 1, state: UrlState::Finished(Box::new(f.clone())) }));
         self.counts.failed += 1;
         Ok((Some(f), count == cap))
     }
@@ -551,13 +608,39 @@ impl Txn<'_> {
         self.reschedule(host)
     }
 
-    fn apply(mut self, inner: &mut Counts) -> Result<(), StoreError> {
+    /// Writes everything, host states and counters included, as one atomic sled batch.
+    fn apply(mut self) -> Result<(), StoreError> {
         for (host, st) in &self.hosts {
-            self.batch.insert(k_host(host), encode(st));
+            self.ops.insert(k_host(host), encode(st));
         }
-        self.batch.insert(COUNTS_KEY, encode(&self.counts));
-        self.tree.apply_batch(self.batch)?;
-        *inner = self.counts;
+        self.ops.insert(COUNTS_KEY, encode(&self.counts));
+        let mut batch = sled::Batch::default();
+        for (k, v) in self.ops.0 {
+            match v {
+                Some(v) => batch.insert(k, v),
+                None => batch.remove(k),
+            }
+        }
+        self.tree.apply_batch(batch)?;
+        self.mem.counts = self.counts;
+        Ok(())
+    }
+
+    /// Writes the ops and host states key by key, the counters only in memory: for the scheduling
+    /// changes of a lease or a release (slots, due index), which start-up repairs after a crash
+    /// ([`Frontier::recover_leases`]). Single-key writes cost sled no log flush; a batch seals
+    /// and writes its log buffer.
+    fn apply_loose(mut self) -> Result<(), StoreError> {
+        for (host, st) in &self.hosts {
+            self.ops.insert(k_host(host), encode(st));
+        }
+        for (k, v) in self.ops.0 {
+            match v {
+                Some(v) => self.tree.insert(k, v)?,
+                None => self.tree.remove(k)?,
+            };
+        }
+        self.mem.counts = self.counts;
         Ok(())
     }
 }
@@ -572,7 +655,7 @@ impl Frontier {
         Ok(Frontier {
             store,
             clock,
-            inner: Arc::new(Mutex::new(counts)),
+            inner: Arc::new(Mutex::new(Inner { counts, ..Inner::default() })),
             slots: Arc::new(AtomicU32::new(1)),
             max_sitemap_urls: Arc::new(AtomicU64::new(u64::MAX)),
             max_urls_per_host: Arc::new(AtomicU64::new(0)),
@@ -610,22 +693,23 @@ impl Frontier {
         &self.store
     }
 
-    fn txn(&self, counts: Counts) -> Txn<'_> {
+    fn txn<'a>(&'a self, mem: &'a mut Inner) -> Txn<'a> {
         Txn {
             tree: &self.store.tree,
+            counts: mem.counts,
+            mem,
             limit: self.slots.load(Ordering::Relaxed),
             max_sitemap_urls: self.max_sitemap_urls.load(Ordering::Relaxed),
             max_urls_per_host: self.max_urls_per_host.load(Ordering::Relaxed),
             trap_records: self.trap_records.load(Ordering::Relaxed),
-            batch: sled::Batch::default(),
+            ops: Ops::default(),
             hosts: HashMap::new(),
             seen: HashSet::new(),
-            counts,
             now: self.clock.now_ms(),
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Counts> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -641,62 +725,88 @@ impl Frontier {
 
     /// Current counters.
     pub fn counts(&self) -> Counts {
-        *self.lock()
+        self.lock().counts
     }
 
     /// Queues the URLs not seen before (seeds, or runtime additions). Returns how many were new.
     pub fn add(&self, uris: &[NewUri]) -> Result<usize, StoreError> {
         let mut inner = self.lock();
-        let mut t = self.txn(*inner);
+        let mut t = self.txn(&mut inner);
         let mut added = 0;
         for n in uris {
             if t.enqueue(n, false, false)? == Admit::Queued {
                 added += 1;
             }
         }
-        t.apply(&mut inner)?;
+        t.apply()?;
         Ok(added)
     }
 
-    /// Start-up recovery: every lease left by a crash goes back to its queue at its old place,
-    /// its host due now. Returns how many.
+    /// Start-up recovery after a crash or a stop: the URLs leased then are queued again at their
+    /// place (their queue entries were never removed), every slot is freed, and the due index is
+    /// made to match the host states (lease and release write them key by key, so a crash can
+    /// leave them apart). A state directory written by an older build, with `l:` lease entries,
+    /// has them put back in their queues. Returns how many leases the interrupted run left.
     pub fn recover_leases(&self) -> Result<usize, StoreError> {
-        let leases: Vec<Lease> = self
+        let legacy: Vec<Lease> = self
             .store
             .tree
             .scan_prefix(b"l:")
             .map(|r| r.map_err(StoreError::from).and_then(|(k, v)| decode(&k, &v)))
             .collect::<Result<_, _>>()?;
-        for l in &leases {
-            self.return_lease(l, Release::NOW)?;
+        let mut dues: HashMap<String, Vec<u64>> = HashMap::new();
+        for kv in self.store.tree.scan_prefix(b"d:") {
+            let (k, _) = kv?;
+            let due = u64::from_be_bytes(k[2..10].try_into().expect("due key layout"));
+            dues.entry(String::from_utf8_lossy(&k[10..]).to_string()).or_default().push(due);
         }
-        // A host left with active slots and no lease (an older state, or a crash between writes)
-        // would never be due again: clear its slots so no queue is stranded.
-        let stranded: Vec<(String, HostState)> = self
-            .store
-            .tree
-            .scan_prefix(b"h:")
-            .filter_map(|r| r.ok())
-            .filter_map(|(k, v)| {
-                let st: HostState = decode(&k, &v).ok()?;
-                (st.active > 0 || (st.queued > 0 && st.due_ms.is_none()))
-                    .then(|| (String::from_utf8_lossy(&k[2..]).to_string(), st))
-            })
-            .collect();
-        if !stranded.is_empty() {
-            let mut inner = self.lock();
-            let mut t = self.txn(*inner);
-            for (host, mut st) in stranded {
-                st.active = 0;
-                t.hosts.insert(host.clone(), st);
-                t.reschedule(&host)?;
+        let mut inner = self.lock();
+        let mut t = self.txn(&mut inner);
+        for l in &legacy {
+            t.ops.remove(k_lease(&l.seen_key));
+            t.ops.insert(k_queue(&l.host, l.seq), encode(&l.uri));
+            t.host(&l.host)?.queued += 1;
+        }
+        let mut interrupted = 0u64;
+        for kv in t.tree.scan_prefix(b"h:") {
+            let (k, v) = kv?;
+            let host = String::from_utf8_lossy(&k[2..]).to_string();
+            let st: HostState = match t.hosts.get(&host) {
+                Some(st) => st.clone(),
+                None => decode(&k, &v)?,
+            };
+            let indexed = dues.remove(&host).unwrap_or_default();
+            let consistent = st.active == 0
+                && match st.due_ms {
+                    Some(d) => st.queued > 0 && indexed == [d],
+                    None => st.queued == 0 && indexed.is_empty(),
+                };
+            if consistent && !t.hosts.contains_key(&host) {
+                continue;
             }
-            t.apply(&mut inner)?;
+            interrupted += u64::from(st.active);
+            for d in indexed {
+                t.ops.remove(k_due(d, &host));
+            }
+            t.hosts.insert(host.clone(), HostState { active: 0, due_ms: None, ..st });
+            t.reschedule(&host)?;
         }
-        Ok(leases.len())
+        // Due entries of hosts without a state: nothing to lease there.
+        for (host, indexed) in dues {
+            for d in indexed {
+                t.ops.remove(k_due(d, &host));
+            }
+        }
+        // The stored counters count leased URLs apart; they are queued again.
+        t.counts.queued += t.counts.leased;
+        t.counts.leased = 0;
+        t.apply()?;
+        Ok(legacy.len().max(interrupted as usize))
     }
 
     /// Leases the first URL of the earliest due host, if one is due now, on one of its free slots.
+    /// The URL's queue entry stays (skipped while leased) until [`Frontier::finish`] or
+    /// [`Frontier::return_lease`]; the slot and due-index changes are written key by key.
     pub fn next(&self) -> Result<Next, StoreError> {
         let mut inner = self.lock();
         let now = self.clock.now_ms();
@@ -710,20 +820,29 @@ impl Frontier {
                 return Ok(Next::WaitUntil(due));
             }
             let host = String::from_utf8_lossy(&dkey[10..]).to_string();
-            let mut t = self.txn(*inner);
-            t.batch.remove(&dkey[..]);
-            let q = self.store.tree.scan_prefix(k_queue_prefix(&host)).next();
-            let Some(q) = q else {
-                // Stale due entry: drop it and look again.
+            let leased: Vec<u64> = inner.by_host.get(&host).cloned().unwrap_or_default();
+            let mut found = None;
+            for q in self.store.tree.scan_prefix(k_queue_prefix(&host)) {
+                let (qkey, qval) = q?;
+                let seq = u64::from_be_bytes(qkey[qkey.len() - 8..].try_into().expect("queue key layout"));
+                if !leased.contains(&seq) {
+                    found = Some((qkey, qval, seq));
+                    break;
+                }
+            }
+            let mut t = self.txn(&mut inner);
+            t.ops.remove(&dkey[..]);
+            let Some((qkey, qval, seq)) = found else {
+                // Stale due entry: every URL left is leased (or none is): drop it and look again.
                 let h = t.host(&host)?;
                 h.due_ms = None;
-                h.queued = 0;
-                t.apply(&mut inner)?;
+                if leased.is_empty() {
+                    h.queued = 0;
+                }
+                t.apply_loose()?;
                 continue;
             };
-            let (qkey, qval) = q?;
             let uri: CrawlUri = decode(&qkey, &qval)?;
-            let seq = u64::from_be_bytes(qkey[qkey.len() - 8..].try_into().expect("queue key layout"));
             let url = url::Url::parse(&uri.url).map_err(|e| StoreError::Decode {
                 key: String::from_utf8_lossy(&qkey).to_string(),
                 cause: e.to_string(),
@@ -734,17 +853,21 @@ impl Frontier {
                 seq,
                 uri,
             };
-            t.batch.remove(&qkey[..]);
-            t.batch.insert(k_lease(&lease.seen_key), encode(&lease));
             let (limit, now) = (t.limit, t.now);
             let h = t.host(&host)?;
             h.due_ms = None;
             h.take_slot(limit, now);
-            h.queued = h.queued.saturating_sub(1);
             t.counts.queued = t.counts.queued.saturating_sub(1);
             t.counts.leased += 1;
-            t.reschedule(&host)?;
-            t.apply(&mut inner)?;
+            t.mem.lease(&lease);
+            let written = match t.reschedule(&host) {
+                Ok(()) => t.apply_loose(),
+                Err(e) => Err(e),
+            };
+            if let Err(e) = written {
+                inner.unlease(&lease.seen_key);
+                return Err(e);
+            }
             return Ok(Next::Lease(lease));
         }
     }
@@ -752,23 +875,22 @@ impl Frontier {
     /// The host's response ended (or no request was made): its slot is freed as `release` says.
     pub fn release_host(&self, host: &str, release: Release) -> Result<(), StoreError> {
         let mut inner = self.lock();
-        let mut t = self.txn(*inner);
+        let mut t = self.txn(&mut inner);
         t.release(host, release)?;
-        t.apply(&mut inner)
+        t.apply_loose()
     }
 
     /// Puts a leased URL back at its place in its queue (its robots.txt had to be fetched first,
-    /// or a crash interrupted it) and releases the host as [`Frontier::release_host`] does.
+    /// or a rate cap waits) and releases the host as [`Frontier::release_host`] does.
     pub fn return_lease(&self, lease: &Lease, release: Release) -> Result<(), StoreError> {
         let mut inner = self.lock();
-        let mut t = self.txn(*inner);
-        t.batch.remove(k_lease(&lease.seen_key));
-        t.counts.leased = t.counts.leased.saturating_sub(1);
-        t.batch.insert(k_queue(&lease.host, lease.seq), encode(&lease.uri));
-        t.counts.queued += 1;
-        t.host(&lease.host)?.queued += 1;
+        let mut t = self.txn(&mut inner);
+        if t.mem.unlease(&lease.seen_key).is_some() {
+            t.counts.leased = t.counts.leased.saturating_sub(1);
+            t.counts.queued += 1;
+        }
         t.release(&lease.host, release)?;
-        t.apply(&mut inner)
+        t.apply_loose()
     }
 
     /// The commit task's one atomic write for a finished capture: the URL's result (under its
@@ -778,9 +900,14 @@ impl Frontier {
     pub fn finish(&self, c: Completion<'_>) -> Result<Committed, StoreError> {
         let Completion { seen_key, leased, result, outlinks, refused, extra, records, bytes, retry } = c;
         let mut inner = self.lock();
-        let mut t = self.txn(*inner);
+        let mut t = self.txn(&mut inner);
         if leased {
-            t.batch.remove(k_lease(seen_key));
+            if let Some((host, seq)) = t.mem.unlease(seen_key) {
+                t.ops.remove(k_queue(&host, seq));
+                let h = t.host(&host)?;
+                h.queued = h.queued.saturating_sub(1);
+                t.reschedule(&host)?;
+            }
             t.counts.leased = t.counts.leased.saturating_sub(1);
         }
         t.counts.records += records;
@@ -797,14 +924,14 @@ impl Frontier {
         if let Some(again) = &retry {
             t.enqueue(again, true, false)?;
         } else if again_finished {
-            t.batch.insert(k_url(seen_key), encode(&UrlRecord { v: 1, state: UrlState::Finished(Box::new(result)) }));
+            t.ops.insert(k_url(seen_key), encode(&UrlRecord { v: 1, state: UrlState::Finished(Box::new(result)) }));
         } else {
             if result.outcome.is_success() {
                 t.counts.fetched += 1;
             } else {
                 t.counts.failed += 1;
             }
-            t.batch.insert(k_url(seen_key), encode(&UrlRecord { v: 1, state: UrlState::Finished(Box::new(result)) }));
+            t.ops.insert(k_url(seen_key), encode(&UrlRecord { v: 1, state: UrlState::Finished(Box::new(result)) }));
         }
         let mut out = Committed::default();
         let mut over_budget = Vec::new();
@@ -827,9 +954,9 @@ impl Frontier {
             }
         }
         for (k, v) in extra {
-            t.batch.insert(k, v);
+            t.ops.insert(k, v);
         }
-        t.apply(&mut inner)?;
+        t.apply()?;
         Ok(out)
     }
 
@@ -837,7 +964,7 @@ impl Frontier {
     /// now; writes `extra` (the recrawl schedule) in the same batch. Returns how many were queued.
     pub fn requeue(&self, uris: &[NewUri], extra: Vec<(Vec<u8>, Vec<u8>)>) -> Result<usize, StoreError> {
         let mut inner = self.lock();
-        let mut t = self.txn(*inner);
+        let mut t = self.txn(&mut inner);
         let mut added = 0;
         for n in uris {
             let queued = match t.tree.get(k_url(&n.seen_key))? {
@@ -849,9 +976,9 @@ impl Frontier {
             }
         }
         for (k, v) in extra {
-            t.batch.insert(k, v);
+            t.ops.insert(k, v);
         }
-        t.apply(&mut inner)?;
+        t.apply()?;
         Ok(added)
     }
 
@@ -877,13 +1004,7 @@ impl Frontier {
 
     /// Hosts with a URL leased now (distinct hosts among the leases; at most `workers` of them).
     pub fn hosts_active(&self) -> Result<usize, StoreError> {
-        let mut hosts = HashSet::new();
-        for kv in self.store.tree.scan_prefix(b"l:") {
-            let (k, v) = kv?;
-            let lease: Lease = decode(&k, &v)?;
-            hosts.insert(lease.host);
-        }
-        Ok(hosts.len())
+        Ok(self.lock().by_host.len())
     }
 
     /// Hosts with queued URLs waiting out a delay, a hold or a backoff (due later than now).
@@ -943,6 +1064,22 @@ mod tests {
         }
     }
 
+    /// Commits a leased URL as fetched (2 records, 10 bytes), no outlinks.
+    fn finish_fetched(f: &Frontier, l: &Lease) {
+        f.finish(Completion {
+            seen_key: &l.seen_key,
+            leased: true,
+            result: done(l),
+            outlinks: &[],
+            refused: &[],
+            extra: vec![],
+            records: 2,
+            bytes: 10,
+            retry: None,
+        })
+        .unwrap();
+    }
+
     fn lease(f: &Frontier) -> Lease {
         match f.next().unwrap() {
             Next::Lease(l) => l,
@@ -967,18 +1104,7 @@ mod tests {
         clock.advance(1);
         let l3 = lease(&f);
         assert_eq!(l3.uri.url, "http://a.example/2");
-        f.finish(Completion {
-            seen_key: &a.seen_key,
-            leased: true,
-            result: done(a),
-            outlinks: &[],
-            refused: &[],
-            extra: vec![],
-            records: 2,
-            bytes: 10,
-            retry: None,
-        })
-        .unwrap();
+        finish_fetched(&f, a);
         assert_eq!(f.counts().leased, 2);
         assert_eq!(f.counts().fetched, 1);
     }
@@ -1091,11 +1217,63 @@ mod tests {
             f.store().flush().unwrap();
         } // "crash": the lease is never finished
         let f = Frontier::open(Store::open(dir.path(), 1 << 20).unwrap(), clock.clone()).unwrap();
-        assert_eq!(f.counts().leased, 1);
-        assert_eq!(f.recover_leases().unwrap(), 1);
+        assert_eq!(f.recover_leases().unwrap(), 1, "the slot the lease held");
         assert_eq!(f.counts().leased, 0);
         assert_eq!(f.counts().queued, 2);
+        assert_eq!(f.host_state("a.example").unwrap().active, 0);
         assert_eq!(lease(&f).uri.url, "http://a.example/1", "the returned URL keeps its place");
+        assert_eq!(f.next().unwrap(), Next::Empty, "one slot");
+    }
+
+    #[test]
+    fn a_lease_committed_after_other_commits_is_queued_again_after_a_crash() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(ManualClock::new(5_000));
+        {
+            let f = Frontier::open(Store::open(dir.path(), 1 << 20).unwrap(), clock.clone()).unwrap();
+            f.set_connections_per_host(2);
+            f.add(&[new_uri("http://a.example/1"), new_uri("http://a.example/2"), new_uri("http://a.example/3")])
+                .unwrap();
+            let (l1, l2) = (lease(&f), lease(&f));
+            f.release_host(&l1.host, Release::NOW).unwrap();
+            // The second lease's commit stores the counters while the first is still leased.
+            finish_fetched(&f, &l2);
+            f.store().flush().unwrap();
+        }
+        let f = Frontier::open(Store::open(dir.path(), 1 << 20).unwrap(), clock.clone()).unwrap();
+        f.set_connections_per_host(2);
+        f.recover_leases().unwrap();
+        let c = f.counts();
+        assert_eq!((c.queued, c.leased, c.fetched), (2, 0, 1));
+        assert_eq!(f.host_state("a.example").unwrap().queued, 2);
+        let urls: Vec<String> = (0..2).map(|_| lease(&f).uri.url).collect();
+        assert_eq!(urls, ["http://a.example/1", "http://a.example/3"]);
+    }
+
+    #[test]
+    fn lease_entries_of_an_older_build_go_back_to_their_queues() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(ManualClock::new(5_000));
+        {
+            let f = Frontier::open(Store::open(dir.path(), 1 << 20).unwrap(), clock.clone()).unwrap();
+            f.add(&[new_uri("http://a.example/1"), new_uri("http://a.example/2")]).unwrap();
+            let l = lease(&f);
+            // What the older build wrote for a lease: its queue entry moved under `l:`.
+            let tree = &f.store().tree;
+            tree.remove(k_queue(&l.host, l.seq)).unwrap();
+            tree.insert(k_lease(&l.seen_key), encode(&l)).unwrap();
+            let mut h = f.host_state(&l.host).unwrap();
+            h.queued -= 1;
+            tree.insert(k_host(&l.host), encode(&h)).unwrap();
+            let counts = Counts { queued: 1, leased: 1, seq: 2, ..Counts::default() };
+            tree.insert(COUNTS_KEY, encode(&counts)).unwrap();
+            f.store().flush().unwrap();
+        }
+        let f = Frontier::open(Store::open(dir.path(), 1 << 20).unwrap(), clock.clone()).unwrap();
+        assert_eq!(f.recover_leases().unwrap(), 1);
+        assert_eq!(f.store().tree.scan_prefix(b"l:").count(), 0);
+        assert_eq!((f.counts().queued, f.counts().leased), (2, 0));
+        assert_eq!(lease(&f).uri.url, "http://a.example/1");
     }
 
     #[test]

@@ -10,7 +10,7 @@
 //! | `q:` | host `\0` seq (u64 BE) | queued [`crate::frontier::CrawlUri`] |
 //! | `d:` | due ms (u64 BE) host | empty: hosts ordered by due time |
 //! | `h:` | host | [`crate::frontier::HostState`] |
-//! | `l:` | seen_key | a leased URL ([`crate::frontier::Lease`]) |
+//! | `l:` | seen_key | a leased URL, as builds before leases were kept in memory wrote it; read and removed at start-up |
 //! | `r:` | robots authority | cached robots.txt ([`crate::robots::RobotsEntry`]) |
 //! | `m:` | name | metadata: key version, counters, sequence, WARC serial |
 
@@ -242,7 +242,8 @@ mod tests {
         // Stripping off is recorded too, and holds against the default.
         let off = tempfile::tempdir().unwrap();
         drop(Store::open_checked(off.path(), 1 << 20, &KeyOptions::none()).unwrap());
-        assert!(matches!(Store::open_checked(off.path(), 1 << 20, &strip), Err(StoreError::KeyOptions { .. })));
+        let r = Store::open_checked(off.path(), 1 << 20, &strip);
+        assert!(matches!(r, Err(StoreError::KeyOptions { .. })), "{r:?}");
     }
 
     #[test]

@@ -201,11 +201,18 @@ pub fn sort_lines(lines: &mut Vec<String>) {
 /// index path, or `Ok(None)` when another process holds the temporary file (it is indexing the
 /// same WARC file).
 pub fn write_beside(warc: &Path) -> Result<Option<PathBuf>, IndexError> {
-    let mut idx = index_file(warc);
+    let idx = index_file(warc);
     if let Some(e) = idx.error {
         return Err(e);
     }
-    sort_lines(&mut idx.lines);
+    write_lines_beside(warc, idx.lines)
+}
+
+/// Writes `lines` (the index of the closed WARC file `warc`, in any order) sorted to `NAME.cdxj`
+/// beside it, as [`write_beside`] does; the writer calls it with the lines it built while writing
+/// the file ([`line_of`]), so a closed file is never read back.
+pub fn write_lines_beside(warc: &Path, mut lines: Vec<String>) -> Result<Option<PathBuf>, IndexError> {
+    sort_lines(&mut lines);
     let dest = cdxj_path(warc);
     let tmp = dest.with_extension("cdxj.tmp");
     let io = |what: &str, e: std::io::Error| IndexError {
@@ -220,7 +227,7 @@ pub fn write_beside(warc: &Path) -> Result<Option<PathBuf>, IndexError> {
     }
     f.set_len(0).map_err(|e| io("truncating", e))?;
     let mut buf = std::io::BufWriter::new(&mut f);
-    for l in &idx.lines {
+    for l in &lines {
         buf.write_all(l.as_bytes()).map_err(|e| io("writing", e))?;
     }
     buf.flush().map_err(|e| io("writing", e))?;
@@ -253,7 +260,16 @@ pub fn index_missing(dir: &Path) -> Vec<PathBuf> {
 
 /// [`write_beside`], with a failure logged (the WARC file is intact; `harvestd index` can redo it).
 pub fn index_logged(warc: &Path) -> Option<PathBuf> {
-    match write_beside(warc) {
+    logged(warc, write_beside(warc))
+}
+
+/// [`write_lines_beside`], with a failure logged as [`index_logged`] does.
+pub fn lines_logged(warc: &Path, lines: Vec<String>) -> Option<PathBuf> {
+    logged(warc, write_lines_beside(warc, lines))
+}
+
+fn logged(warc: &Path, written: Result<Option<PathBuf>, IndexError>) -> Option<PathBuf> {
+    match written {
         Ok(Some(p)) => {
             tracing::info!(file = %warc.display(), index = %p.display(), "WARC file indexed");
             Some(p)
@@ -264,6 +280,14 @@ pub fn index_logged(warc: &Path) -> Option<PathBuf> {
             None
         }
     }
+}
+
+/// The CDXJ line of one record as serialised (`data`, the uncompressed member) whose gzip member
+/// is `length` bytes at `offset` in the file named `filename`: `None` for a record type that is not
+/// indexed; `Err` when `data` is not a WARC record or its date cannot be read. The same line
+/// [`index_file`] reads back from the file.
+pub fn line_of(data: &[u8], offset: u64, length: u64, filename: &str) -> Result<Option<String>, String> {
+    index_record(data, offset, length, filename)
 }
 
 /// One member's CDXJ line, `None` for a record type that is not indexed; `Err` when the member is

@@ -8,7 +8,9 @@
 //! renamed to `NAME.warc.gz` when closed (rotation at `max_file_size`, after `idle_close` without a
 //! capture, or when the last sender drops), and the directory is fsynced after every create and
 //! rename. The open file carries an exclusive advisory lock, so recovery never touches a live file.
-//! Each closed file is indexed here too, `NAME.cdxj` beside it ([`super::cdxj::write_beside`]).
+//! Each closed file is indexed here too, `NAME.cdxj` beside it: its lines are built as its records
+//! are written ([`super::cdxj::line_of`]) and written sorted when it closes, so a closed file is
+//! never read back ([`super::cdxj::write_lines_beside`]).
 //! gzip, fsync and indexing run here, never on the async runtime's workers.
 
 use std::fs::{File, OpenOptions};
@@ -155,9 +157,13 @@ pub fn gzip_member(record: &Record, level: u32) -> Vec<u8> {
 
 /// Compresses one record, serialised with the version line of `version`, into its own gzip member.
 pub fn gzip_member_as(record: &Record, level: u32, version: WarcVersion) -> Vec<u8> {
-    let raw = record.to_bytes_as(version);
+    gzip_bytes(&record.to_bytes_as(version), level)
+}
+
+/// Compresses serialised bytes into one gzip member at `level` (0–9).
+fn gzip_bytes(raw: &[u8], level: u32) -> Vec<u8> {
     let mut enc = GzEncoder::new(Vec::with_capacity(raw.len() / 3 + 64), Compression::new(level));
-    enc.write_all(&raw).expect("writing to a Vec cannot fail");
+    enc.write_all(raw).expect("writing to a Vec cannot fail");
     enc.finish().expect("writing to a Vec cannot fail")
 }
 
@@ -166,6 +172,9 @@ struct OpenFile {
     open_path: PathBuf,
     file: File,
     len: u64,
+    /// The file's CDXJ lines, built as its records are written (`None` once a record could not be
+    /// indexed: the file is then indexed from disk when it closes, which reports why).
+    index: Option<Vec<String>>,
 }
 
 struct Writer<T> {
@@ -295,7 +304,7 @@ impl<T> WriterLoop<T> {
         w.dir_dirty = true;
         self.warcinfo_id = info.field("WARC-Record-ID").unwrap_or_default().to_string();
         tracing::info!(file = %name, "WARC file opened");
-        w.current = Some(OpenFile { name, open_path, file, len: member.len() as u64 });
+        w.current = Some(OpenFile { name, open_path, file, len: member.len() as u64, index: Some(Vec::new()) });
         Ok(())
     }
 
@@ -311,20 +320,32 @@ impl<T> WriterLoop<T> {
         for mut r in job.records {
             r.set_warcinfo_id(&self.warcinfo_id);
             raw_bytes += r.block.len() as u64;
-            members.push(gzip_member_as(&r, level, version));
+            let raw = r.to_bytes_as(version);
+            let member = gzip_bytes(&raw, level);
+            members.push((raw, member));
         }
         let cur = self.w.current.as_mut().expect("opened above");
         let start = cur.len;
         let mut offset = start;
         let mut location = None;
         let mut result = Ok(());
-        for (i, m) in members.iter().enumerate() {
+        let mut lines = Vec::new();
+        for (i, (raw, m)) in members.iter().enumerate() {
             if i == job.primary {
                 location = Some(Location { file: cur.name.clone(), offset, length: m.len() as u64 });
             }
             if let Err(e) = cur.file.write_all(m) {
                 result = Err(e);
                 break;
+            }
+            if cur.index.is_some() {
+                match super::cdxj::line_of(raw, offset, m.len() as u64, &cur.name) {
+                    Ok(line) => lines.extend(line),
+                    Err(why) => {
+                        tracing::warn!(file = %cur.name, offset, cause = %why, "a record cannot be indexed as written; the file is indexed from disk when it closes");
+                        cur.index = None;
+                    }
+                }
             }
             offset += m.len() as u64;
         }
@@ -336,6 +357,9 @@ impl<T> WriterLoop<T> {
             return self.fail(msg);
         }
         cur.len = offset;
+        if let Some(index) = &mut cur.index {
+            index.append(&mut lines);
+        }
         let n = members.len() as u64;
         self.w.pending.push(Durable {
             payload: job.payload,
@@ -400,7 +424,10 @@ impl<T> WriterLoop<T> {
                 let _ = self.w.out.send(WriterEvent::Closed(cur.name));
                 // After the captures are reported durable: indexing never delays a commit, and a
                 // failure only costs the index (logged; `harvestd index` or the next start redoes it).
-                super::cdxj::index_logged(&final_path);
+                match cur.index {
+                    Some(lines) => super::cdxj::lines_logged(&final_path, lines),
+                    None => super::cdxj::index_logged(&final_path),
+                };
             }
             Err(e) => self.fail(format!("closing {}: {e}", cur.name)),
         }
