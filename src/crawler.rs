@@ -44,6 +44,10 @@ const MAX_LINKS_PER_PAGE: usize = 10_000;
 /// Robots decisions kept in memory before the cache is emptied (sled keeps them all).
 const ROBOTS_MEMORY: usize = 10_000;
 
+/// robots.txt files up to this size (bytes) are checked on the runtime thread (a few
+/// microseconds); larger ones on the blocking pool.
+const ROBOTS_INLINE_BYTES: usize = 4_096;
+
 /// How the crawl ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -250,6 +254,9 @@ struct Shared {
     boot: Arc<Config>,
     frontier: Frontier,
     fetcher: Fetcher,
+    /// The open WARC file's warcinfo record ID, published by the writer: captures are compressed
+    /// for it before they are sent.
+    current_warcinfo: writer::CurrentWarcinfo,
     /// The crawl's scope; written when a seed's redirect target becomes a seed.
     scope: std::sync::RwLock<Scope>,
     clock: Arc<dyn Clock>,
@@ -406,8 +413,9 @@ async fn start_and_crawl(
     let (event_tx, event_rx) = mpsc::unbounded_channel();
     let (direct_tx, direct_rx) = mpsc::unbounded_channel::<Pending>();
     let serial_store = store.clone();
+    let current_warcinfo = writer::CurrentWarcinfo::default();
     let writer_handle = writer::spawn(
-        writer_settings(&config),
+        writer_settings(&config, current_warcinfo.clone()),
         first_serial,
         Box::new(move |s| {
             if let Err(e) = serial_store.record_serial(s) {
@@ -423,6 +431,7 @@ async fn start_and_crawl(
         boot: Arc::new(config.clone()),
         frontier: frontier.clone(),
         fetcher,
+        current_warcinfo,
         scope: std::sync::RwLock::new(scope),
         clock: clock.clone(),
         wake: Notify::new(),
@@ -764,7 +773,7 @@ fn stored_seed_value(seed: &Seed) -> Vec<u8> {
     })
 }
 
-fn writer_settings(c: &Config) -> writer::WriterSettings {
+fn writer_settings(c: &Config, current_warcinfo: writer::CurrentWarcinfo) -> writer::WriterSettings {
     let hostname = writer::hostname();
     let mut info = vec![
         ("software".to_string(), format!("harvestd/{}", env!("CARGO_PKG_VERSION"))),
@@ -812,6 +821,7 @@ fn writer_settings(c: &Config) -> writer::WriterSettings {
         idle_close: c.warc_idle_close,
         warcinfo: info,
         version: c.warc_version,
+        current_warcinfo,
     }
 }
 
@@ -1276,8 +1286,26 @@ impl Shared {
         }
     }
 
+    /// [`Shared::robots_verdict`] when it is cheap enough for a runtime thread: the entry is in
+    /// memory and its rules are no file, or a file of at most [`ROBOTS_INLINE_BYTES`] (the
+    /// robotstxt crate parses the file on each check). `None`: ask on the blocking pool.
+    fn robots_verdict_inline(&self, auth: &str, url: &Url) -> Option<RobotsVerdict> {
+        let e = self.robots.lock().ok()?.get(auth).cloned()?;
+        match &e.rules {
+            RobotsRules::Rules(body) if body.len() > ROBOTS_INLINE_BYTES => None,
+            _ => Some(self.verdict_of(&e, url)),
+        }
+    }
+
     /// RFC 9309 §2.3.1 and §2.4 with our retry budget: see [`RobotsVerdict`].
     fn robots_verdict(&self, auth: &str, url: &Url) -> RobotsVerdict {
+        match self.robots_entry(auth) {
+            Some(e) => self.verdict_of(&e, url),
+            None => RobotsVerdict::FetchFirst,
+        }
+    }
+
+    fn verdict_of(&self, e: &RobotsEntry, url: &Url) -> RobotsVerdict {
         let decide = |rules: &RobotsRules| {
             if robots::allowed(rules, PRODUCT_TOKEN, url) {
                 RobotsVerdict::Allowed
@@ -1285,7 +1313,6 @@ impl Shared {
                 RobotsVerdict::Precluded
             }
         };
-        let Some(e) = self.robots_entry(auth) else { return RobotsVerdict::FetchFirst };
         let now = self.clock.now_ms();
         let age = Duration::from_millis(now.saturating_sub(e.fetched_ms));
         match &e.rules {
@@ -1440,10 +1467,13 @@ async fn process(
     let auth = authority(&url);
     if shared.cfg().robots_applies(&lease.host) {
         // The robotstxt crate re-parses the body on every check (milliseconds for a large file):
-        // off the runtime's worker threads.
+        // off the runtime's worker threads, unless the file is small and cached in memory.
         let verdict_now = || {
             let (s, a, u) = (shared.clone(), auth.clone(), url.clone());
             async move {
+                if let Some(v) = s.robots_verdict_inline(&a, &u) {
+                    return v;
+                }
                 tokio::task::spawn_blocking(move || s.robots_verdict(&a, &u)).await.unwrap_or(RobotsVerdict::FetchFirst)
             }
         };
@@ -1687,7 +1717,28 @@ async fn send_capture(shared: &Shared, jobs: &mpsc::Sender<writer::Job<Pending>>
     if let Some(v) = ex.tls_verdict.as_deref().filter(|v| *v != "valid") {
         warn!(url = %ex.url, verdict = v, "certificate did not verify; captured anyway (tls_verify = \"capture\")");
     }
-    if jobs.send(writer::Job { records: recs.records, primary: recs.primary, payload: pending }).await.is_err() {
+    // gzip is most of a capture's CPU: done here, on the blocking pool, for the file the writer has
+    // open, so captures are compressed in parallel and the writer thread only appends and fsyncs.
+    let warcinfo_id = shared.current_warcinfo.read().map(|id| id.clone()).unwrap_or_default();
+    let (records, packed) = if warcinfo_id.is_empty() {
+        (recs.records, None)
+    } else {
+        let (level, version) = (cfg.compression_level, cfg.warc_version);
+        let mut records = recs.records;
+        let packed = tokio::task::spawn_blocking(move || {
+            let packed = writer::pack(&mut records, &warcinfo_id, level, version);
+            (records, Some(packed))
+        })
+        .await;
+        match packed {
+            Ok(done) => done,
+            Err(e) => {
+                warn!(url = %ex.url, cause = %e, "compressing a capture failed; it is fetched again at the next start");
+                return;
+            }
+        }
+    };
+    if jobs.send(writer::Job { records, primary: recs.primary, payload: pending, packed }).await.is_err() {
         warn!(url = %ex.url, "the WARC writer has stopped; this capture is dropped and will be fetched again");
     }
 }

@@ -614,6 +614,7 @@ impl Txn<'_> {
             self.ops.insert(k_host(host), encode(st));
         }
         self.ops.insert(COUNTS_KEY, encode(&self.counts));
+        let writes = self.ops.0.len();
         let mut batch = sled::Batch::default();
         for (k, v) in self.ops.0 {
             match v {
@@ -623,6 +624,7 @@ impl Txn<'_> {
         }
         self.tree.apply_batch(batch)?;
         self.mem.counts = self.counts;
+        crate::store::collect_garbage(writes);
         Ok(())
     }
 
@@ -634,6 +636,7 @@ impl Txn<'_> {
         for (host, st) in &self.hosts {
             self.ops.insert(k_host(host), encode(st));
         }
+        let writes = self.ops.0.len();
         for (k, v) in self.ops.0 {
             match v {
                 Some(v) => self.tree.insert(k, v)?,
@@ -641,6 +644,7 @@ impl Txn<'_> {
             };
         }
         self.mem.counts = self.counts;
+        crate::store::collect_garbage(writes);
         Ok(())
     }
 }

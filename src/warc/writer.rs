@@ -47,6 +47,39 @@ pub struct Job<T> {
     pub primary: usize,
     /// Passed through to the commit task.
     pub payload: T,
+    /// The group already serialised and compressed by the sender ([`pack`]); used when it was
+    /// packed for the file the writer has open, else the writer packs `records` itself.
+    pub packed: Option<Packed>,
+}
+
+/// The `WARC-Record-ID` of the open file's warcinfo record (empty before the first file), shared
+/// with the senders so they can compress record groups on their own threads ([`pack`]).
+pub type CurrentWarcinfo = std::sync::Arc<std::sync::RwLock<String>>;
+
+/// A record group serialised and compressed for the file whose warcinfo record is `warcinfo_id`:
+/// per record, its serialised bytes (for the file's CDXJ index) and its gzip member.
+#[derive(Debug)]
+pub struct Packed {
+    /// The warcinfo record the records name in `WARC-Warcinfo-ID`.
+    pub warcinfo_id: String,
+    /// (serialised record, gzip member), in write order.
+    pub members: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+/// Sets each record's `WARC-Warcinfo-ID` to `warcinfo_id`, serialises it with
+/// the version line of `version`, and compresses it into its own gzip member at `level` (0–9).
+/// CPU-heavy (gzip): run it off the async runtime's worker threads.
+pub fn pack(records: &mut [Record], warcinfo_id: &str, level: u32, version: WarcVersion) -> Packed {
+    let members = records
+        .iter_mut()
+        .map(|r| {
+            r.set_warcinfo_id(warcinfo_id);
+            let raw = r.to_bytes_as(version);
+            let member = gzip_bytes(&raw, level);
+            (raw, member)
+        })
+        .collect();
+    Packed { warcinfo_id: warcinfo_id.to_string(), members }
 }
 
 /// A capture whose records are durable (file fsynced, directory entry too).
@@ -95,6 +128,8 @@ pub struct WriterSettings {
     pub warcinfo: Vec<(String, String)>,
     /// The WARC version of the records' version line (records are built for it by the caller).
     pub version: WarcVersion,
+    /// Where the writer publishes the open file's warcinfo record ID.
+    pub current_warcinfo: CurrentWarcinfo,
 }
 
 /// `{prefix}-{yyyyMMddHHmmssSSS}-{serial:05}-{hostname}.warc.gz` (the IIPC naming Heritrix and
@@ -303,27 +338,27 @@ impl<T> WriterLoop<T> {
         file.write_all(&member)?;
         w.dir_dirty = true;
         self.warcinfo_id = info.field("WARC-Record-ID").unwrap_or_default().to_string();
+        if let Ok(mut shared) = w.s.current_warcinfo.write() {
+            shared.clone_from(&self.warcinfo_id);
+        }
         tracing::info!(file = %name, "WARC file opened");
         w.current = Some(OpenFile { name, open_path, file, len: member.len() as u64, index: Some(Vec::new()) });
         Ok(())
     }
 
-    fn write_job(&mut self, job: Job<T>) {
+    fn write_job(&mut self, mut job: Job<T>) {
         if self.w.current.is_none() {
             if let Err(e) = self.open_new() {
                 return self.fail(format!("creating a WARC file in {}: {e}", self.w.s.dir.display()));
             }
         }
         let (level, version) = (self.w.s.compression_level, self.w.s.version);
-        let mut members = Vec::with_capacity(job.records.len());
-        let mut raw_bytes = 0u64;
-        for mut r in job.records {
-            r.set_warcinfo_id(&self.warcinfo_id);
-            raw_bytes += r.block.len() as u64;
-            let raw = r.to_bytes_as(version);
-            let member = gzip_bytes(&raw, level);
-            members.push((raw, member));
-        }
+        let raw_bytes: u64 = job.records.iter().map(|r| r.block.len() as u64).sum();
+        // Packed for another file (one opened or rotated since): packed again for this one.
+        let members = match job.packed.take() {
+            Some(p) if p.warcinfo_id == self.warcinfo_id => p.members,
+            _ => pack(&mut job.records, &self.warcinfo_id, level, version).members,
+        };
         let cur = self.w.current.as_mut().expect("opened above");
         let start = cur.len;
         let mut offset = start;
@@ -437,6 +472,72 @@ impl<T> WriterLoop<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn resource(id: &str) -> Record {
+        Record {
+            fields: vec![
+                ("WARC-Type".into(), "resource".into()),
+                ("WARC-Record-ID".into(), id.into()),
+                ("WARC-Date".into(), "2026-01-24T10:11:12Z".into()),
+                ("WARC-Target-URI".into(), "http://h.example/r".into()),
+                ("Content-Type".into(), "text/plain".into()),
+            ],
+            block: b"hello".to_vec(),
+        }
+    }
+
+    #[test]
+    fn a_group_packed_for_the_open_file_is_written_as_packed_and_a_stale_one_is_packed_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+        let current = CurrentWarcinfo::default();
+        let settings = WriterSettings {
+            dir: dir.path().to_path_buf(),
+            prefix: "t".into(),
+            hostname: "h".into(),
+            max_file_size: 1 << 30,
+            compression_level: 6,
+            group_commit: Duration::from_millis(1),
+            idle_close: Duration::from_secs(60),
+            warcinfo: vec![("software".into(), "test".into())],
+            version: WarcVersion::V1_1,
+            current_warcinfo: current.clone(),
+        };
+        let (tx, rx) = mpsc::channel(8);
+        let (out, mut events) = mpsc::unbounded_channel();
+        let handle = spawn(settings, 1, Box::new(|_| {}), rx, out, rt.handle().clone());
+        // The first group opens the file: nothing to pack for before it.
+        tx.blocking_send(Job { records: vec![resource("<urn:uuid:a>")], primary: 0, payload: 1, packed: None })
+            .unwrap();
+        let durable = |events: &mut mpsc::UnboundedReceiver<WriterEvent<i32>>| loop {
+            if let WriterEvent::Durable(d) = events.blocking_recv().unwrap() {
+                break d;
+            }
+        };
+        durable(&mut events);
+        let info = current.read().unwrap().clone();
+        assert!(info.starts_with("<urn:uuid:"), "{info}");
+        // Packed for the open file: written byte for byte as packed.
+        let mut good = vec![resource("<urn:uuid:b>")];
+        let packed = pack(&mut good, &info, 6, WarcVersion::V1_1);
+        let member = packed.members[0].1.clone();
+        tx.blocking_send(Job { records: good, primary: 0, payload: 2, packed: Some(packed) }).unwrap();
+        let at = durable(&mut events)[0].location.clone();
+        // Packed for a file that is not open: packed again, naming the open file's warcinfo.
+        let mut stale = vec![resource("<urn:uuid:c>")];
+        let packed = pack(&mut stale, "<urn:uuid:stale>", 6, WarcVersion::V1_1);
+        tx.blocking_send(Job { records: stale, primary: 0, payload: 3, packed: Some(packed) }).unwrap();
+        durable(&mut events);
+        drop(tx);
+        let files = handle.join().unwrap();
+        let bytes = std::fs::read(dir.path().join(&files[0])).unwrap();
+        assert_eq!(&bytes[at.offset as usize..(at.offset + at.length) as usize], &member[..]);
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut flate2::read::MultiGzDecoder::new(&bytes[..]), &mut text).unwrap();
+        let named: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("WARC-Warcinfo-ID: ")).collect();
+        assert_eq!(named, [info.as_str(); 3]);
+        assert!(!text.contains("stale"));
+    }
 
     #[test]
     fn names_and_serials_round_trip() {
