@@ -86,6 +86,9 @@ fn main() {
         common::mib(c.usage.max_rss),
         c.usage.wall
     );
-    // The frontier works in whole milliseconds: a gap may look up to 1 ms short of the delay.
-    assert!(min_gap >= DELAY.as_secs_f64() - 0.002, "a host was asked again {:.1} ms after a reply", min_gap * 1e3);
+    // harvestd times the delay from when it read the reply's last byte, which is never before the
+    // server wrote it; but the server stamps `end` after its write returns, on one of 500 threads
+    // sharing two cores with the crawler, so a stamp can come late and a gap look short. The
+    // tolerance is the brief's: never earlier than the delay minus 10 ms.
+    assert!(min_gap >= DELAY.as_secs_f64() - 0.010, "a host was asked again {:.1} ms after a reply", min_gap * 1e3);
 }

@@ -279,6 +279,11 @@ struct Shared {
     /// One robots.txt fetch per authority at a time: with several slots per host, the others wait
     /// for its verdict instead of fetching it again. Entries are removed when the fetch ends.
     robots_gates: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Permits for bulk CPU work on the blocking pool (link extraction, gzip), two per core: more
+    /// would only add threads (each with its own allocator arena) and captures held in memory
+    /// (measured on the Python docs: a quarter less peak RSS, the same speed; one per core was
+    /// 5–8% slower).
+    bulk: Arc<tokio::sync::Semaphore>,
     /// `crawl.log`, a line per finished URL.
     crawl_log: Mutex<CrawlLog>,
     /// The crawl limit reached, once one is.
@@ -448,6 +453,7 @@ async fn start_and_crawl(
         current_warc: Mutex::new(None),
         recent: Mutex::new(std::collections::VecDeque::new()),
         robots_gates: Mutex::new(HashMap::new()),
+        bulk: Arc::new(tokio::sync::Semaphore::new(2 * std::thread::available_parallelism().map_or(2, |n| n.get()))),
         crawl_log: Mutex::new(crawl_log),
         limit: Mutex::new(None),
     });
@@ -1558,7 +1564,9 @@ async fn process(
             let ex2 = ex.clone();
             let sitemap = lease.uri.hops.ends_with('M');
             let obey_meta = shared.cfg().obey_meta_robots;
+            let permit = shared.bulk.clone().acquire_owned().await.ok();
             let mut links = tokio::task::spawn_blocking(move || {
+                let _permit = permit;
                 let mut page = extract::outlinks(&ex2, max_decoded, sitemap);
                 if obey_meta && page.nofollow {
                     page.links.retain(|(_, hop)| *hop != 'L');
@@ -1725,7 +1733,9 @@ async fn send_capture(shared: &Shared, jobs: &mpsc::Sender<writer::Job<Pending>>
     } else {
         let (level, version) = (cfg.compression_level, cfg.warc_version);
         let mut records = recs.records;
+        let permit = shared.bulk.clone().acquire_owned().await.ok();
         let packed = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
             let packed = writer::pack(&mut records, &warcinfo_id, level, version);
             (records, Some(packed))
         })
