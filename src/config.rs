@@ -595,7 +595,8 @@ pub struct Config {
     pub idle_timeout: Duration,
     /// Extra trusted CA certificates (from `ca_file`).
     pub extra_roots: Vec<rustls::pki_types::CertificateDer<'static>>,
-    /// Group-commit window.
+    /// Group-commit window: the longest a written capture waits for its fsync (the writer fsyncs
+    /// sooner when it is idle, at most every tenth of this).
     pub group_commit: Duration,
     /// sled cache capacity in bytes.
     pub state_cache: u64,

@@ -1,17 +1,19 @@
 //! The WARC writer: one thread that owns the open WARC file.
 //!
-//! Workers send a [`Job`] (a capture's record group plus what the commit task needs) over a bounded
-//! channel; the thread compresses each record into its own gzip member, appends the group, and
-//! fsyncs by group commit — at most `group_commit` after the first unsynced capture, or after
-//! [`MAX_GROUP`] captures — then hands every capture of the synced group to the commit task as
-//! [`Durable`], with the primary record's location. Files are written as `NAME.warc.gz.open`,
+//! Workers send a [`Job`] (a capture's record group plus what the commit task needs, usually
+//! already compressed by [`pack`], one gzip member per record) over a bounded channel; the thread
+//! appends the group and fsyncs by group commit — at most `group_commit` after the first unsynced
+//! capture, or after [`MAX_GROUP`] captures, or as soon as it has nothing else to write but no
+//! sooner than a tenth of `group_commit` after its last fsync (a lone host's next URLs wait on
+//! that fsync) — then hands every capture of the synced group to the commit task as [`Durable`],
+//! with the primary record's location. Files are written as `NAME.warc.gz.open`,
 //! renamed to `NAME.warc.gz` when closed (rotation at `max_file_size`, after `idle_close` without a
 //! capture, or when the last sender drops), and the directory is fsynced after every create and
 //! rename. The open file carries an exclusive advisory lock, so recovery never touches a live file.
 //! Each closed file is indexed here too, `NAME.cdxj` beside it: its lines are built as its records
 //! are written ([`super::cdxj::line_of`]) and written sorted when it closes, so a closed file is
 //! never read back ([`super::cdxj::write_lines_beside`]).
-//! gzip, fsync and indexing run here, never on the async runtime's workers.
+//! fsync and indexing run here, and gzip when a job arrives unpacked; never on the async runtime.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -220,6 +222,8 @@ struct Writer<T> {
     dir_dirty: bool,
     pending: Vec<Durable<T>>,
     first_pending: Option<Instant>,
+    /// When the open file was last fsynced.
+    last_sync: Instant,
     out: mpsc::UnboundedSender<WriterEvent<T>>,
 }
 
@@ -248,6 +252,7 @@ pub fn spawn<T: Send + 'static>(
                     dir_dirty: false,
                     pending: Vec::new(),
                     first_pending: None,
+                    last_sync: Instant::now(),
                     out,
                 },
                 warcinfo_id: String::new(),
@@ -270,16 +275,31 @@ pub fn spawn<T: Send + 'static>(
                     }
                     None => rx.blocking_recv(),
                     Some(t) => {
-                        let wait = (t + w.w.s.group_commit).saturating_duration_since(Instant::now());
+                        let now = Instant::now();
+                        let wait = (t + w.w.s.group_commit).saturating_duration_since(now);
                         if wait.is_zero() {
                             w.sync_and_release();
                             continue;
                         }
-                        match rt.block_on(async { tokio::time::timeout(wait, rx.recv()).await }) {
-                            Ok(m) => m,
-                            Err(_) => {
-                                w.sync_and_release();
-                                continue;
+                        match rx.try_recv() {
+                            Ok(job) => Some(job),
+                            Err(mpsc::error::TryRecvError::Disconnected) => None,
+                            // Nothing else to write: commit now rather than at the end of
+                            // `group_commit`, but no sooner than a tenth of it after the last
+                            // fsync, so a busy crawl still groups its captures.
+                            Err(mpsc::error::TryRecvError::Empty) => {
+                                let soon = (w.w.last_sync + w.w.s.group_commit / 10).saturating_duration_since(now);
+                                if soon.is_zero() {
+                                    w.sync_and_release();
+                                    continue;
+                                }
+                                match rt.block_on(async { tokio::time::timeout(soon.min(wait), rx.recv()).await }) {
+                                    Ok(m) => m,
+                                    Err(_) => {
+                                        w.sync_and_release();
+                                        continue;
+                                    }
+                                }
                             }
                         }
                     }
@@ -419,6 +439,7 @@ impl<T> WriterLoop<T> {
                 return self.fail(format!("fsync {}: {e}", cur.name));
             }
         }
+        self.w.last_sync = Instant::now();
         if self.w.dir_dirty {
             if let Err(e) = sync_dir(&self.w.s.dir) {
                 return self.fail(format!("fsync directory {}: {e}", self.w.s.dir.display()));
