@@ -1296,10 +1296,12 @@ impl Shared {
     /// memory and its rules are no file, or a file of at most [`ROBOTS_INLINE_BYTES`] (the
     /// robotstxt crate parses the file on each check). `None`: ask on the blocking pool.
     fn robots_verdict_inline(&self, auth: &str, url: &Url) -> Option<RobotsVerdict> {
-        let e = self.robots.lock().ok()?.get(auth).cloned()?;
+        // Decided under the cache's lock (microseconds): the entry is not copied per URL.
+        let cache = self.robots.lock().ok()?;
+        let e = cache.get(auth)?;
         match &e.rules {
             RobotsRules::Rules(body) if body.len() > ROBOTS_INLINE_BYTES => None,
-            _ => Some(self.verdict_of(&e, url)),
+            _ => Some(self.verdict_of(e, url)),
         }
     }
 

@@ -1048,6 +1048,11 @@ mod tests {
         }
     }
 
+    /// The frontier over the state in `dir` (opened again after a "crash"), 1 MB cache.
+    fn reopen(dir: &tempfile::TempDir, clock: &Arc<ManualClock>) -> Frontier {
+        Frontier::open(Store::open(dir.path(), 1 << 20).unwrap(), clock.clone()).unwrap()
+    }
+
     fn setup() -> (tempfile::TempDir, Frontier, Arc<ManualClock>) {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path(), 1 << 20).unwrap();
@@ -1215,12 +1220,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let clock = Arc::new(ManualClock::new(5_000));
         {
-            let f = Frontier::open(Store::open(dir.path(), 1 << 20).unwrap(), clock.clone()).unwrap();
+            let f = reopen(&dir, &clock);
             f.add(&[new_uri("http://a.example/1"), new_uri("http://a.example/2")]).unwrap();
             let _l = lease(&f);
             f.store().flush().unwrap();
         } // "crash": the lease is never finished
-        let f = Frontier::open(Store::open(dir.path(), 1 << 20).unwrap(), clock.clone()).unwrap();
+        let f = reopen(&dir, &clock);
         assert_eq!(f.recover_leases().unwrap(), 1, "the slot the lease held");
         assert_eq!(f.counts().leased, 0);
         assert_eq!(f.counts().queued, 2);
@@ -1234,7 +1239,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let clock = Arc::new(ManualClock::new(5_000));
         {
-            let f = Frontier::open(Store::open(dir.path(), 1 << 20).unwrap(), clock.clone()).unwrap();
+            let f = reopen(&dir, &clock);
             f.set_connections_per_host(2);
             f.add(&[new_uri("http://a.example/1"), new_uri("http://a.example/2"), new_uri("http://a.example/3")])
                 .unwrap();
@@ -1244,7 +1249,7 @@ mod tests {
             finish_fetched(&f, &l2);
             f.store().flush().unwrap();
         }
-        let f = Frontier::open(Store::open(dir.path(), 1 << 20).unwrap(), clock.clone()).unwrap();
+        let f = reopen(&dir, &clock);
         f.set_connections_per_host(2);
         f.recover_leases().unwrap();
         let c = f.counts();
@@ -1259,7 +1264,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let clock = Arc::new(ManualClock::new(5_000));
         {
-            let f = Frontier::open(Store::open(dir.path(), 1 << 20).unwrap(), clock.clone()).unwrap();
+            let f = reopen(&dir, &clock);
             f.add(&[new_uri("http://a.example/1"), new_uri("http://a.example/2")]).unwrap();
             let l = lease(&f);
             // What the older build wrote for a lease: its queue entry moved under `l:`.
@@ -1273,7 +1278,7 @@ mod tests {
             tree.insert(COUNTS_KEY, encode(&counts)).unwrap();
             f.store().flush().unwrap();
         }
-        let f = Frontier::open(Store::open(dir.path(), 1 << 20).unwrap(), clock.clone()).unwrap();
+        let f = reopen(&dir, &clock);
         assert_eq!(f.recover_leases().unwrap(), 1);
         assert_eq!(f.store().tree.scan_prefix(b"l:").count(), 0);
         assert_eq!((f.counts().queued, f.counts().leased), (2, 0));
