@@ -20,8 +20,15 @@
 //! `trap_rejected`, at most `trap_records_per_rule` per rule and host (later ones are counted).
 //! Time is read through the injected [`Clock`]. Every operation runs
 //! under one mutex: they are short sled operations.
+//!
+//! The seen set and the queues are packed (module `packed`): 64-bit fingerprints of seen keys in
+//! 65,536 buckets, and per-host queue segments of up to 64 URLs, so that memory does not grow with
+//! the frontier (sled 0.34 keeps ~60 bytes of RAM per key). A finished URL's outcome keeps its
+//! own `u:` key. A state directory of layout 1 (a key per URL) is converted at open.
 
-use std::collections::{HashMap, HashSet};
+mod packed;
+
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -31,6 +38,7 @@ use crate::clock::Clock;
 use crate::scope::TrapRule;
 use crate::store::{decode, encode, Store, StoreError};
 use crate::warc::writer::Location;
+use packed::{fingerprint, k_bucket, k_segment, k_segment_prefix, Bucket, Seen, Segment};
 
 /// A URL as it travels through the crawl (Heritrix's CrawlURI).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -188,8 +196,8 @@ pub enum UrlState {
 /// Per-host scheduling state under `h:` (times in ms since the Unix epoch).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HostState {
-    /// URLs in the host's queue (`q:` entries), those leased now included: a leased URL's entry
-    /// stays until its capture is committed.
+    /// URLs in the host's queue (its segments' entries), those leased now included: a leased
+    /// URL's entry stays until its capture is committed.
     pub queued: u64,
     /// Its entry in the due index, if any.
     pub due_ms: Option<u64>,
@@ -315,12 +323,14 @@ const COUNTS_KEY: &[u8] = b"m:counts";
 fn k_url(seen: &str) -> Vec<u8> {
     [b"u:", seen.as_bytes()].concat()
 }
-fn k_queue_prefix(host: &str) -> Vec<u8> {
-    [b"q:", host.as_bytes(), b"\0"].concat()
-}
-fn k_queue(host: &str, seq: u64) -> Vec<u8> {
-    [&k_queue_prefix(host)[..], &seq.to_be_bytes()].concat()
-}
+/// Where the frontier's layout version is recorded.
+const LAYOUT_KEY: &[u8] = b"m:frontier_layout";
+/// This build's layout: 2, the seen set in fingerprint buckets (`f:`) and the queues in segments
+/// (`e:`); `u:` holds finished URLs only. Layout 1 (no `m:frontier_layout`) had a `u:` key per
+/// seen URL and a `q:` key per queued URL; [`Frontier::open`] converts it.
+const LAYOUT: u32 = 2;
+/// Keys converted per batch when converting layout 1.
+const CONVERT_CHUNK: usize = 20_000;
 fn k_due(due: u64, host: &str) -> Vec<u8> {
     [b"d:", &due.to_be_bytes()[..], host.as_bytes()].concat()
 }
@@ -477,7 +487,10 @@ struct Txn<'a> {
     trap_records: u64,
     ops: Ops,
     hosts: HashMap<String, HostState>,
-    seen: HashSet<String>,
+    /// Seen-set buckets read or changed, by their 16-bit number.
+    buckets: HashMap<u16, Bucket>,
+    /// Queue segments read or changed, by key.
+    segments: BTreeMap<Vec<u8>, Segment>,
     counts: Counts,
     now: u64,
 }
@@ -494,6 +507,106 @@ impl Txn<'_> {
         Ok(self.hosts.get_mut(host).expect("inserted above"))
     }
 
+    /// The seen-set bucket holding `fp` (read from sled the first time).
+    fn bucket(&mut self, fp: u64) -> Result<&mut Bucket, StoreError> {
+        let n = (fp >> 48) as u16;
+        if !self.buckets.contains_key(&n) {
+            let k = k_bucket(fp);
+            let b = match self.tree.get(k)? {
+                Some(v) => Bucket::decode(&k, &v)?,
+                None => Bucket::default(),
+            };
+            self.buckets.insert(n, b);
+        }
+        Ok(self.buckets.get_mut(&n).expect("inserted above"))
+    }
+
+    /// What the seen set knows of `seen_key` (this batch's changes included).
+    fn seen(&mut self, seen_key: &str) -> Result<Option<Seen>, StoreError> {
+        let fp = fingerprint(seen_key);
+        Ok(self.bucket(fp)?.get(fp))
+    }
+
+    /// Records `seen_key` in the seen set as `state`.
+    fn set_seen(&mut self, seen_key: &str, state: Seen) -> Result<(), StoreError> {
+        let fp = fingerprint(seen_key);
+        self.bucket(fp)?.set(fp, state);
+        Ok(())
+    }
+
+    /// The queue segment under `key` (read from sled the first time; empty if there is none).
+    fn segment(&mut self, key: Vec<u8>) -> Result<&mut Segment, StoreError> {
+        if !self.segments.contains_key(&key) {
+            let seg = match self.tree.get(&key)? {
+                Some(v) => Segment::decode(&key, &v)?,
+                None => Segment::default(),
+            };
+            self.segments.insert(key.clone(), seg);
+        }
+        Ok(self.segments.get_mut(&key).expect("inserted above"))
+    }
+
+    /// The key of the host's segment that holds (or would hold) queue sequence `seq`: the last
+    /// whose first sequence is not above it.
+    fn segment_key_at(&self, host: &str, seq: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        let (from, to) = (k_segment_prefix(host), k_segment(host, seq));
+        let stored = self.tree.range(from.clone()..=to.clone()).next_back().transpose()?.map(|(k, _)| k.to_vec());
+        let cached = self.segments.range(from..=to).next_back().map(|(k, _)| k.clone());
+        Ok(stored.max(cached))
+    }
+
+    /// Puts `uri` in the host's queue at sequence `seq`: in the segment holding that sequence,
+    /// or in a new one when that is the host's full last segment (or there is none).
+    fn insert_entry(&mut self, host: &str, seq: u64, uri: CrawlUri) -> Result<(), StoreError> {
+        let key = match self.segment_key_at(host, seq)? {
+            Some(k) => {
+                let s = self.segment(k.clone())?;
+                let past_end = s.entries.last().is_none_or(|e| e.0 < seq);
+                if s.entries.len() >= packed::SEGMENT_URLS && past_end {
+                    k_segment(host, seq)
+                } else {
+                    k
+                }
+            }
+            None => k_segment(host, seq),
+        };
+        let s = self.segment(key)?;
+        let i = s.entries.partition_point(|e| e.0 < seq);
+        s.entries.insert(i, (seq, uri));
+        s.dirty = true;
+        Ok(())
+    }
+
+    /// Takes sequence `seq` out of the host's queue; false if it is not there.
+    fn remove_entry(&mut self, host: &str, seq: u64) -> Result<bool, StoreError> {
+        let Some(k) = self.segment_key_at(host, seq)? else { return Ok(false) };
+        let s = self.segment(k)?;
+        match s.entries.iter().position(|e| e.0 == seq) {
+            Some(i) => {
+                s.entries.remove(i);
+                s.dirty = true;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// Adds the changed buckets and segments to the writes (an emptied segment is removed).
+    fn write_packed(&mut self) {
+        for (n, b) in &self.buckets {
+            if b.dirty {
+                self.ops.insert(k_bucket(u64::from(*n) << 48), b.encode());
+            }
+        }
+        for (k, seg) in &self.segments {
+            match (seg.dirty, seg.entries.is_empty()) {
+                (false, _) => {}
+                (true, true) => self.ops.remove(k),
+                (true, false) => self.ops.insert(k, seg.encode()),
+            }
+        }
+    }
+
     /// Moves the host's entry in the due index to when it may next be leased (none when nothing is
     /// queued or every slot is active).
     fn reschedule(&mut self, host: &str) -> Result<(), StoreError> {
@@ -502,7 +615,11 @@ impl Txn<'_> {
             let h = self.host(host)?;
             (h.due_at(limit, now, leased), h.due_ms)
         };
-        if want != have {
+        // A host already due stays at its place: moving it to now would reorder the due hosts for
+        // nothing and churn the due index (every batch that queues URLs for a due host would
+        // move it; sled keeps the emptied leaves).
+        let still_due = matches!((want, have), (Some(w), Some(h)) if w <= now && h <= now);
+        if want != have && !still_due {
             if let Some(old) = have {
                 self.ops.remove(k_due(old, host));
             }
@@ -519,19 +636,11 @@ impl Txn<'_> {
     /// again, unless a trap rule refused it. A URL new to the crawl counts in its host's
     /// `admitted`; with `budget`, one over `max_urls_per_host` is not queued ([`Admit::OverBudget`]).
     fn enqueue(&mut self, n: &NewUri, again: bool, budget: bool) -> Result<Admit, StoreError> {
-        if !again && self.seen.contains(&n.seen_key) {
-            return Ok(Admit::Skipped);
-        }
         let mut new = !again;
         if !again {
-            if let Some(v) = self.tree.get(k_url(&n.seen_key))? {
-                let earlier_round = n.uri.round > 0
-                    && match decode::<UrlRecord>(&k_url(&n.seen_key), &v)?.state {
-                        UrlState::Finished(f) => {
-                            f.uri.round < n.uri.round && !matches!(f.outcome, Outcome::TrapRejected { .. })
-                        }
-                        UrlState::Queued => false,
-                    };
+            if let Some(seen) = self.seen(&n.seen_key)? {
+                let earlier_round =
+                    n.uri.round > 0 && matches!(seen, Seen::Finished { round, trap: false } if round < n.uri.round);
                 if !earlier_round {
                     return Ok(Admit::Skipped);
                 }
@@ -553,11 +662,10 @@ impl Txn<'_> {
         if from_sitemap {
             self.counts.sitemap_urls += 1;
         }
-        self.seen.insert(n.seen_key.clone());
+        self.set_seen(&n.seen_key, Seen::Queued)?;
         self.counts.seq += 1;
         let seq = self.counts.seq;
-        self.ops.insert(k_queue(&n.host, seq), encode(&n.uri));
-        self.ops.insert(k_url(&n.seen_key), encode(&UrlRecord { v: 1, state: UrlState::Queued }));
+        self.insert_entry(&n.host, seq, n.uri.clone())?;
         self.counts.queued += 1;
         self.host(&n.host)?.queued += 1;
         self.reschedule(&n.host)?;
@@ -570,7 +678,7 @@ impl Txn<'_> {
     /// used up by this refusal.
     fn refuse(&mut self, r: &Refused) -> Result<(Option<Finished>, bool), StoreError> {
         let key = &r.link.seen_key;
-        if self.seen.contains(key) || self.tree.contains_key(k_url(key))? {
+        if self.seen(key)?.is_some() {
             return Ok((None, false));
         }
         let cap = self.trap_records;
@@ -592,7 +700,7 @@ impl Txn<'_> {
             uri: r.link.uri.clone(),
             tls: None,
         };
-        self.seen.insert(key.clone());
+        self.set_seen(key, Seen::Finished { round: r.link.uri.round, trap: true })?;
         self.ops.insert(k_url(key), encode(&UrlRecord { v: 1, state: UrlState::Finished(Box::new(f.clone())) }));
         self.counts.failed += 1;
         Ok((Some(f), count == cap))
@@ -610,6 +718,7 @@ impl Txn<'_> {
 
     /// Writes everything, host states and counters included, as one atomic sled batch.
     fn apply(mut self) -> Result<(), StoreError> {
+        self.write_packed();
         for (host, st) in &self.hosts {
             self.ops.insert(k_host(host), encode(st));
         }
@@ -633,6 +742,7 @@ impl Txn<'_> {
     /// ([`Frontier::recover_leases`]). Single-key writes cost sled no log flush; a batch seals
     /// and writes its log buffer.
     fn apply_loose(mut self) -> Result<(), StoreError> {
+        self.write_packed();
         for (host, st) in &self.hosts {
             self.ops.insert(k_host(host), encode(st));
         }
@@ -656,7 +766,7 @@ impl Frontier {
             Some(v) => decode(COUNTS_KEY, &v)?,
             None => Counts::default(),
         };
-        Ok(Frontier {
+        let f = Frontier {
             store,
             clock,
             inner: Arc::new(Mutex::new(Inner { counts, ..Inner::default() })),
@@ -664,7 +774,94 @@ impl Frontier {
             max_sitemap_urls: Arc::new(AtomicU64::new(u64::MAX)),
             max_urls_per_host: Arc::new(AtomicU64::new(0)),
             trap_records: Arc::new(AtomicU64::new(u64::MAX)),
-        })
+        };
+        f.convert_layout()?;
+        Ok(f)
+    }
+
+    /// Brings a state directory of layout 1 to this build's layout ([`LAYOUT`]), in batches of
+    /// [`CONVERT_CHUNK`] keys, each atomic and each safe to run again after a crash: a queued
+    /// URL's `u:` key is replaced by its seen-set entry, a finished URL's gets one beside it, and
+    /// each `q:` entry moves to its host's segments at its sequence. A directory of a newer layout
+    /// is [`StoreError::Decode`] on `m:frontier_layout`.
+    fn convert_layout(&self) -> Result<(), StoreError> {
+        let tree = &self.store.tree;
+        if let Some(v) = tree.get(LAYOUT_KEY)? {
+            let found: u32 = decode(LAYOUT_KEY, &v)?;
+            if found > LAYOUT {
+                return Err(StoreError::Decode {
+                    key: String::from_utf8_lossy(LAYOUT_KEY).to_string(),
+                    cause: format!(
+                        "frontier layout {found} is newer than this build's {LAYOUT}: use the build that wrote it"
+                    ),
+                });
+            }
+            if found == LAYOUT {
+                return Ok(());
+            }
+        }
+        let (mut urls, mut queued) = (0usize, 0usize);
+        let mut after: Option<Vec<u8>> = None;
+        loop {
+            let from = after.clone().unwrap_or_else(|| b"u:".to_vec());
+            let chunk: Vec<(sled::IVec, sled::IVec)> = tree
+                .range(from..)
+                .filter(|r| !matches!(r, Ok((k, _)) if Some(&k[..]) == after.as_deref()))
+                .take_while(|r| !matches!(r, Ok((k, _)) if !k.starts_with(b"u:")))
+                .take(CONVERT_CHUNK)
+                .collect::<Result<_, _>>()?;
+            let Some((last, _)) = chunk.last() else { break };
+            after = Some(last.to_vec());
+            let mut inner = self.lock();
+            let mut t = self.txn(&mut inner);
+            for (k, v) in &chunk {
+                let seen_key = String::from_utf8_lossy(&k[2..]).to_string();
+                match decode::<UrlRecord>(k, v)?.state {
+                    UrlState::Queued => {
+                        t.set_seen(&seen_key, Seen::Queued)?;
+                        t.ops.remove(k);
+                    }
+                    UrlState::Finished(f) => {
+                        let trap = matches!(f.outcome, Outcome::TrapRejected { .. });
+                        t.set_seen(&seen_key, Seen::Finished { round: f.uri.round, trap })?;
+                    }
+                }
+            }
+            urls += chunk.len();
+            t.apply()?;
+        }
+        loop {
+            let chunk: Vec<(sled::IVec, sled::IVec)> =
+                tree.scan_prefix(b"q:").take(CONVERT_CHUNK).collect::<Result<_, _>>()?;
+            if chunk.is_empty() {
+                break;
+            }
+            let mut inner = self.lock();
+            let mut t = self.txn(&mut inner);
+            for (k, v) in &chunk {
+                if k.len() < 2 + 1 + 8 || k[k.len() - 9] != 0 {
+                    return Err(StoreError::Decode {
+                        key: String::from_utf8_lossy(k).to_string(),
+                        cause: "not a layout-1 queue key".into(),
+                    });
+                }
+                let host = String::from_utf8_lossy(&k[2..k.len() - 9]).to_string();
+                let seq = u64::from_be_bytes(k[k.len() - 8..].try_into().expect("8 bytes"));
+                t.insert_entry(&host, seq, decode(k, v)?)?;
+                t.ops.remove(k);
+            }
+            queued += chunk.len();
+            t.apply()?;
+        }
+        tree.insert(LAYOUT_KEY, encode(&LAYOUT))?;
+        if urls + queued > 0 {
+            tracing::info!(
+                urls,
+                queued,
+                "state directory converted to frontier layout {LAYOUT} (packed seen set and queues)"
+            );
+        }
+        Ok(())
     }
 
     /// Sets the per-host cap on URLs queued over the crawl (`max_urls_per_host`; 0: none): an
@@ -708,7 +905,8 @@ impl Frontier {
             trap_records: self.trap_records.load(Ordering::Relaxed),
             ops: Ops::default(),
             hosts: HashMap::new(),
-            seen: HashSet::new(),
+            buckets: HashMap::new(),
+            segments: BTreeMap::new(),
             now: self.clock.now_ms(),
         }
     }
@@ -768,7 +966,7 @@ impl Frontier {
         let mut t = self.txn(&mut inner);
         for l in &legacy {
             t.ops.remove(k_lease(&l.seen_key));
-            t.ops.insert(k_queue(&l.host, l.seq), encode(&l.uri));
+            t.insert_entry(&l.host, l.seq, l.uri.clone())?;
             t.host(&l.host)?.queued += 1;
         }
         let mut interrupted = 0u64;
@@ -826,17 +1024,18 @@ impl Frontier {
             let host = String::from_utf8_lossy(&dkey[10..]).to_string();
             let leased: Vec<u64> = inner.by_host.get(&host).cloned().unwrap_or_default();
             let mut found = None;
-            for q in self.store.tree.scan_prefix(k_queue_prefix(&host)) {
-                let (qkey, qval) = q?;
-                let seq = u64::from_be_bytes(qkey[qkey.len() - 8..].try_into().expect("queue key layout"));
-                if !leased.contains(&seq) {
-                    found = Some((qkey, qval, seq));
-                    break;
+            'segments: for kv in self.store.tree.scan_prefix(k_segment_prefix(&host)) {
+                let (k, v) = kv?;
+                for (seq, uri) in Segment::decode(&k, &v)?.entries {
+                    if !leased.contains(&seq) {
+                        found = Some((seq, uri));
+                        break 'segments;
+                    }
                 }
             }
             let mut t = self.txn(&mut inner);
             t.ops.remove(&dkey[..]);
-            let Some((qkey, qval, seq)) = found else {
+            let Some((seq, uri)) = found else {
                 // Stale due entry: every URL left is leased (or none is): drop it and look again.
                 let h = t.host(&host)?;
                 h.due_ms = None;
@@ -846,10 +1045,9 @@ impl Frontier {
                 t.apply_loose()?;
                 continue;
             };
-            let uri: CrawlUri = decode(&qkey, &qval)?;
             let url = url::Url::parse(&uri.url).map_err(|e| StoreError::Decode {
-                key: String::from_utf8_lossy(&qkey).to_string(),
-                cause: e.to_string(),
+                key: String::from_utf8_lossy(&k_segment(&host, seq)).to_string(),
+                cause: format!("queued URL {}: {e}", uri.url),
             })?;
             let lease = Lease {
                 seen_key: crate::canon::seen_key(&url, self.store.key_options()),
@@ -907,7 +1105,7 @@ impl Frontier {
         let mut t = self.txn(&mut inner);
         if leased {
             if let Some((host, seq)) = t.mem.unlease(seen_key) {
-                t.ops.remove(k_queue(&host, seq));
+                t.remove_entry(&host, seq)?;
                 let h = t.host(&host)?;
                 h.queued = h.queued.saturating_sub(1);
                 t.reschedule(&host)?;
@@ -916,25 +1114,21 @@ impl Frontier {
         }
         t.counts.records += records;
         t.counts.bytes += bytes;
-        t.seen.insert(seen_key.to_string());
         // A URL finished again (robots.txt is fetched again when its copy ages or fails) is still
         // one URL in the counters.
-        let again_finished = !leased
-            && retry.is_none()
-            && match t.tree.get(k_url(seen_key))? {
-                Some(v) => matches!(decode::<UrlRecord>(&k_url(seen_key), &v)?.state, UrlState::Finished(_)),
-                None => false,
-            };
+        let again_finished = !leased && retry.is_none() && matches!(t.seen(seen_key)?, Some(Seen::Finished { .. }));
         if let Some(again) = &retry {
             t.enqueue(again, true, false)?;
-        } else if again_finished {
-            t.ops.insert(k_url(seen_key), encode(&UrlRecord { v: 1, state: UrlState::Finished(Box::new(result)) }));
         } else {
-            if result.outcome.is_success() {
-                t.counts.fetched += 1;
-            } else {
-                t.counts.failed += 1;
+            if !again_finished {
+                if result.outcome.is_success() {
+                    t.counts.fetched += 1;
+                } else {
+                    t.counts.failed += 1;
+                }
             }
+            let trap = matches!(result.outcome, Outcome::TrapRejected { .. });
+            t.set_seen(seen_key, Seen::Finished { round: result.uri.round, trap })?;
             t.ops.insert(k_url(seen_key), encode(&UrlRecord { v: 1, state: UrlState::Finished(Box::new(result)) }));
         }
         let mut out = Committed::default();
@@ -971,11 +1165,7 @@ impl Frontier {
         let mut t = self.txn(&mut inner);
         let mut added = 0;
         for n in uris {
-            let queued = match t.tree.get(k_url(&n.seen_key))? {
-                Some(v) => matches!(decode::<UrlRecord>(&k_url(&n.seen_key), &v)?.state, UrlState::Queued),
-                None => false,
-            };
-            if !queued && t.enqueue(n, true, false)? == Admit::Queued {
+            if t.seen(&n.seen_key)? != Some(Seen::Queued) && t.enqueue(n, true, false)? == Admit::Queued {
                 added += 1;
             }
         }
@@ -986,23 +1176,41 @@ impl Frontier {
         Ok(added)
     }
 
-    /// The stored record of a URL.
-    pub fn url_record(&self, seen_key: &str) -> Result<Option<UrlRecord>, StoreError> {
-        let k = k_url(seen_key);
-        self.store.tree.get(&k)?.map(|v| decode(&k, &v)).transpose()
+    /// What the seen set records of a URL (none: never seen).
+    fn seen_state(&self, seen_key: &str) -> Result<Option<Seen>, StoreError> {
+        let fp = fingerprint(seen_key);
+        let k = k_bucket(fp);
+        Ok(self.store.tree.get(k)?.map(|v| Bucket::decode(&k, &v)).transpose()?.and_then(|b| b.get(fp)))
     }
 
-    /// Every finished URL with its result (streamed from sled; for tests and `status`).
+    /// Where a URL stands: `Queued` while queued or leased (a recrawl round included), its last
+    /// result once finished, none if never seen.
+    pub fn url_record(&self, seen_key: &str) -> Result<Option<UrlRecord>, StoreError> {
+        match self.seen_state(seen_key)? {
+            None => Ok(None),
+            Some(Seen::Queued) => Ok(Some(UrlRecord { v: 1, state: UrlState::Queued })),
+            Some(Seen::Finished { .. }) => {
+                let k = k_url(seen_key);
+                self.store.tree.get(&k)?.map(|v| decode(&k, &v)).transpose()
+            }
+        }
+    }
+
+    /// Every finished URL with its result, those queued again for a recrawl round left out
+    /// (streamed from sled; for tests, `status` and packaging).
     pub fn finished(&self) -> impl Iterator<Item = Result<(String, Finished), StoreError>> + '_ {
-        self.store.tree.scan_prefix(b"u:").filter_map(|r| match r {
-            Err(e) => Some(Err(e.into())),
-            Ok((k, v)) => match decode::<UrlRecord>(&k, &v) {
-                Err(e) => Some(Err(e)),
-                Ok(UrlRecord { state: UrlState::Finished(f), .. }) => {
-                    Some(Ok((String::from_utf8_lossy(&k[2..]).to_string(), *f)))
+        self.store.tree.scan_prefix(b"u:").filter_map(|r| {
+            let row = || -> Result<Option<(String, Finished)>, StoreError> {
+                let (k, v) = r?;
+                let seen_key = String::from_utf8_lossy(&k[2..]).to_string();
+                match decode::<UrlRecord>(&k, &v)?.state {
+                    UrlState::Finished(f) if self.seen_state(&seen_key)? != Some(Seen::Queued) => {
+                        Ok(Some((seen_key, *f)))
+                    }
+                    _ => Ok(None),
                 }
-                Ok(_) => None,
-            },
+            };
+            row().transpose()
         })
     }
 
@@ -1259,30 +1467,160 @@ mod tests {
         assert_eq!(urls, ["http://a.example/1", "http://a.example/3"]);
     }
 
+    /// Writes, in a new directory, what frontier layout 1 kept for `queued` URLs (a `u:` and a
+    /// `q:` key each; the first `leased` of them under `l:` instead of `q:`, as builds before
+    /// in-memory leases wrote a lease) and `fetched` ones, with their host state and counters.
+    fn layout1(queued: &[&str], leased: usize, fetched: &[&str]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 1 << 20).unwrap();
+        let tree = &store.tree;
+        let mut hosts: HashMap<String, HostState> = HashMap::new();
+        for (i, url) in queued.iter().enumerate() {
+            let n = new_uri(url);
+            let seq = i as u64 + 1;
+            tree.insert(k_url(&n.seen_key), encode(&UrlRecord { v: 1, state: UrlState::Queued })).unwrap();
+            if i < leased {
+                let l = Lease { seen_key: n.seen_key.clone(), host: n.host.clone(), seq, uri: n.uri.clone() };
+                tree.insert(k_lease(&n.seen_key), encode(&l)).unwrap();
+            } else {
+                let key = [b"q:", n.host.as_bytes(), b"\0", &seq.to_be_bytes()[..]].concat();
+                tree.insert(key, encode(&n.uri)).unwrap();
+                let h = hosts.entry(n.host.clone()).or_default();
+                h.queued += 1;
+                h.due_ms = Some(0);
+            }
+        }
+        for url in fetched {
+            let n = new_uri(url);
+            let f = Finished {
+                outcome: Outcome::Fetched(200),
+                record_id: Some("<urn:uuid:x>".into()),
+                location: None,
+                payload_digest: None,
+                captured_ms: 7,
+                uri: n.uri,
+                tls: None,
+            };
+            tree.insert(k_url(&n.seen_key), encode(&UrlRecord { v: 1, state: UrlState::Finished(Box::new(f)) }))
+                .unwrap();
+        }
+        for (host, st) in &hosts {
+            tree.insert(k_host(host), encode(st)).unwrap();
+            tree.insert(k_due(0, host), &[][..]).unwrap();
+        }
+        let n = queued.len() as u64;
+        let counts = Counts {
+            queued: n - leased as u64,
+            leased: leased as u64,
+            fetched: fetched.len() as u64,
+            seq: n,
+            ..Counts::default()
+        };
+        tree.insert(COUNTS_KEY, encode(&counts)).unwrap();
+        store.flush().unwrap();
+        dir
+    }
+
+    #[test]
+    fn a_layout_1_state_directory_is_converted_and_crawls_on_in_order() {
+        let urls: Vec<String> = (1..=150).map(|i| format!("http://a.example/{i}")).collect();
+        let queued: Vec<&str> = urls.iter().map(String::as_str).collect();
+        let dir = layout1(&queued, 0, &["http://a.example/0"]);
+        let clock = Arc::new(ManualClock::new(5_000));
+        let f = reopen(&dir, &clock);
+        f.recover_leases().unwrap();
+        let tree = &f.store().tree;
+        assert_eq!(tree.scan_prefix(b"q:").count(), 0, "every queue key moved to a segment");
+        assert_eq!(tree.scan_prefix(b"u:").count(), 1, "only the finished URL keeps a u: key");
+        assert_eq!(tree.scan_prefix(b"e:").count(), 3, "150 URLs in segments of 64");
+        assert_eq!(tree.get(LAYOUT_KEY).unwrap().as_deref(), Some(&b"2"[..]));
+        let fin = f.url_record(&new_uri("http://a.example/0").seen_key).unwrap().unwrap();
+        assert!(matches!(fin.state, UrlState::Finished(ref x) if x.record_id.as_deref() == Some("<urn:uuid:x>")));
+        assert_eq!(f.url_record(&new_uri("http://a.example/7").seen_key).unwrap().unwrap().state, UrlState::Queued);
+        assert_eq!(f.add(&[new_uri("http://a.example/0"), new_uri("http://a.example/9")]).unwrap(), 0);
+        assert_eq!(f.add(&[new_uri("http://a.example/151")]).unwrap(), 1);
+        assert_eq!((f.counts().queued, f.counts().fetched, f.counts().seq), (151, 1, 151));
+        let mut order = Vec::new();
+        for _ in 0..151 {
+            let l = lease(&f);
+            order.push(l.uri.url.clone());
+            finish_fetched(&f, &l);
+            f.release_host(&l.host, Release::NOW).unwrap();
+        }
+        let want: Vec<String> = (1..=151).map(|i| format!("http://a.example/{i}")).collect();
+        assert_eq!(order, want);
+        assert_eq!(f.next().unwrap(), Next::Empty);
+        assert_eq!(tree.scan_prefix(b"e:").count(), 0, "emptied segments are removed");
+        assert_eq!(f.finished().count(), 152);
+        // Opening again does not convert again.
+        drop(f);
+        let f = reopen(&dir, &clock);
+        assert_eq!(f.finished().count(), 152);
+    }
+
     #[test]
     fn lease_entries_of_an_older_build_go_back_to_their_queues() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = layout1(&["http://a.example/1", "http://a.example/2"], 1, &[]);
         let clock = Arc::new(ManualClock::new(5_000));
-        {
-            let f = reopen(&dir, &clock);
-            f.add(&[new_uri("http://a.example/1"), new_uri("http://a.example/2")]).unwrap();
-            let l = lease(&f);
-            // What the older build wrote for a lease: its queue entry moved under `l:`.
-            let tree = &f.store().tree;
-            tree.remove(k_queue(&l.host, l.seq)).unwrap();
-            tree.insert(k_lease(&l.seen_key), encode(&l)).unwrap();
-            let mut h = f.host_state(&l.host).unwrap();
-            h.queued -= 1;
-            tree.insert(k_host(&l.host), encode(&h)).unwrap();
-            let counts = Counts { queued: 1, leased: 1, seq: 2, ..Counts::default() };
-            tree.insert(COUNTS_KEY, encode(&counts)).unwrap();
-            f.store().flush().unwrap();
-        }
         let f = reopen(&dir, &clock);
         assert_eq!(f.recover_leases().unwrap(), 1);
         assert_eq!(f.store().tree.scan_prefix(b"l:").count(), 0);
         assert_eq!((f.counts().queued, f.counts().leased), (2, 0));
-        assert_eq!(lease(&f).uri.url, "http://a.example/1");
+        assert_eq!(f.host_state("a.example").unwrap().queued, 2);
+        assert_eq!(lease(&f).uri.url, "http://a.example/1", "the lease is back at its place");
+    }
+
+    #[test]
+    fn a_state_directory_of_a_newer_layout_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        Store::open(dir.path(), 1 << 20).unwrap().tree.insert(LAYOUT_KEY, &b"3"[..]).unwrap();
+        let clock = Arc::new(ManualClock::new(5_000));
+        let err = Frontier::open(Store::open(dir.path(), 1 << 20).unwrap(), clock).unwrap_err();
+        assert!(err.to_string().contains("frontier layout 3 is newer"), "{err}");
+    }
+
+    #[test]
+    fn segments_keep_queue_order_through_retries_and_leases_in_the_middle() {
+        let (_d, f, _clock) = setup();
+        f.set_connections_per_host(3);
+        let uris: Vec<NewUri> = (0..130).map(|i| new_uri(&format!("http://a.example/{i}"))).collect();
+        assert_eq!(f.add(&uris).unwrap(), 130);
+        assert_eq!(f.store().tree.scan_prefix(b"e:").count(), 3);
+        let (a, b, c) = (lease(&f), lease(&f), lease(&f));
+        // The second goes back for another try: it is queued again at the end.
+        let again = NewUri {
+            seen_key: b.seen_key.clone(),
+            host: b.host.clone(),
+            uri: CrawlUri { attempts: 1, ..b.uri.clone() },
+        };
+        f.finish(Completion {
+            seen_key: &b.seen_key,
+            leased: true,
+            result: done(&b),
+            outlinks: &[],
+            refused: &[],
+            extra: vec![],
+            records: 0,
+            bytes: 0,
+            retry: Some(again),
+        })
+        .unwrap();
+        finish_fetched(&f, &a);
+        for l in [&a, &b, &c] {
+            f.release_host(&l.host, Release::NOW).unwrap();
+        }
+        f.return_lease(&c, Release::NOW).unwrap();
+        let mut order = Vec::new();
+        while let Next::Lease(l) = f.next().unwrap() {
+            order.push((l.uri.url.clone(), l.uri.attempts));
+            finish_fetched(&f, &l);
+            f.release_host(&l.host, Release::NOW).unwrap();
+        }
+        let mut want: Vec<(String, u32)> = (2..130).map(|i| (format!("http://a.example/{i}"), 0)).collect();
+        want.push(("http://a.example/1".into(), 1));
+        assert_eq!(order, want);
+        assert_eq!(f.counts().fetched, 130);
+        assert_eq!(f.store().tree.scan_prefix(b"e:").count(), 0);
     }
 
     #[test]

@@ -6,13 +6,19 @@
 //!
 //! | prefix | key | value |
 //! |---|---|---|
-//! | `u:` | seen_key | [`crate::frontier::UrlRecord`] (versioned JSON): the seen set and per-URL outcome |
-//! | `q:` | host `\0` seq (u64 BE) | queued [`crate::frontier::CrawlUri`] |
+//! | `f:` | 16-bit bucket (BE) | the seen set: 64-bit fingerprints of seen keys with their state (queued, finished and its recrawl round), packed (`frontier::packed`) |
+//! | `e:` | host `\0` first seq (u64 BE) | a queue segment: up to 64 queued [`crate::frontier::CrawlUri`]s with their sequences, packed and deflated |
+//! | `u:` | seen_key | [`crate::frontier::UrlRecord`] (versioned JSON): a finished URL's outcome |
 //! | `d:` | due ms (u64 BE) host | empty: hosts ordered by due time |
 //! | `h:` | host | [`crate::frontier::HostState`] |
 //! | `l:` | seen_key | a leased URL, as builds before leases were kept in memory wrote it; read and removed at start-up |
 //! | `r:` | robots authority | cached robots.txt ([`crate::robots::RobotsEntry`]) |
-//! | `m:` | name | metadata: key version, counters, sequence, WARC serial |
+//! | `m:` | name | metadata: key version, frontier layout, counters, sequence, WARC serial |
+//!
+//! Frontier layout 1 (builds before `m:frontier_layout`) had a `u:` key per seen URL and a `q:`
+//! key per queued URL; [`crate::frontier::Frontier::open`] converts it. sled 0.34 keeps about 60
+//! bytes of RAM per key whether cached or not, so the seen set and the queues are packed: 1 M
+//! queued URLs are some 80,000 keys, not 2 M.
 
 use std::path::Path;
 
