@@ -38,7 +38,7 @@ use crate::clock::Clock;
 use crate::scope::TrapRule;
 use crate::store::{decode, encode, Store, StoreError};
 use crate::warc::writer::Location;
-use packed::{fingerprint, k_bucket, k_segment, k_segment_prefix, Bucket, Seen, Segment};
+use packed::{fingerprint, k_bucket, k_segment, k_segment_prefix, Bucket, Cached, Seen, Segment, Tail};
 
 /// A URL as it travels through the crawl (Heritrix's CrawlURI).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -490,7 +490,7 @@ struct Txn<'a> {
     /// Seen-set buckets read or changed, by their 16-bit number.
     buckets: HashMap<u16, Bucket>,
     /// Queue segments read or changed, by key.
-    segments: BTreeMap<Vec<u8>, Segment>,
+    segments: BTreeMap<Vec<u8>, Cached>,
     counts: Counts,
     now: u64,
 }
@@ -534,16 +534,24 @@ impl Txn<'_> {
         Ok(())
     }
 
-    /// The queue segment under `key` (read from sled the first time; empty if there is none).
-    fn segment(&mut self, key: Vec<u8>) -> Result<&mut Segment, StoreError> {
+    /// The queue segment under `key` (read from sled the first time; empty if there is none),
+    /// decoded when `decoded`, else as it is held.
+    fn segment(&mut self, key: Vec<u8>, decoded: bool) -> Result<&mut Cached, StoreError> {
         if !self.segments.contains_key(&key) {
-            let seg = match self.tree.get(&key)? {
-                Some(v) => Segment::decode(&key, &v)?,
-                None => Segment::default(),
+            let stored = self.tree.get(&key)?;
+            let seg = match (stored, decoded) {
+                (Some(v), true) => Cached::Entries(Segment::decode(&key, &v)?),
+                (Some(v), false) => Cached::Appending(Tail::decode(&key, &v)?),
+                (None, true) => Cached::Entries(Segment::default()),
+                (None, false) => Cached::Appending(Tail::default()),
             };
             self.segments.insert(key.clone(), seg);
         }
-        Ok(self.segments.get_mut(&key).expect("inserted above"))
+        let seg = self.segments.get_mut(&key).expect("inserted above");
+        if decoded {
+            seg.entries();
+        }
+        Ok(seg)
     }
 
     /// The key of the host's segment that holds (or would hold) queue sequence `seq`: the last
@@ -556,13 +564,21 @@ impl Txn<'_> {
     }
 
     /// Puts `uri` in the host's queue at sequence `seq`: in the segment holding that sequence,
-    /// or in a new one when that is the host's full last segment (or there is none).
+    /// or in a new one when that is the host's full last segment (or there is none). Queuing at
+    /// the end (every sequence but those of leases written by older builds) keeps the segment
+    /// encoded.
     fn insert_entry(&mut self, host: &str, seq: u64, uri: CrawlUri) -> Result<(), StoreError> {
         let key = match self.segment_key_at(host, seq)? {
             Some(k) => {
-                let s = self.segment(k.clone())?;
-                let past_end = s.entries.last().is_none_or(|e| e.0 < seq);
-                if s.entries.len() >= packed::SEGMENT_URLS && past_end {
+                let s = self.segment(k.clone(), false)?;
+                if s.last_seq().is_some_and(|l| l >= seq) {
+                    let s = s.entries();
+                    let i = s.entries.partition_point(|e| e.0 < seq);
+                    s.entries.insert(i, (seq, uri));
+                    s.dirty = true;
+                    return Ok(());
+                }
+                if s.len() >= packed::SEGMENT_URLS {
                     k_segment(host, seq)
                 } else {
                     k
@@ -570,17 +586,14 @@ impl Txn<'_> {
             }
             None => k_segment(host, seq),
         };
-        let s = self.segment(key)?;
-        let i = s.entries.partition_point(|e| e.0 < seq);
-        s.entries.insert(i, (seq, uri));
-        s.dirty = true;
+        self.segment(key, false)?.push(seq, uri);
         Ok(())
     }
 
     /// Takes sequence `seq` out of the host's queue; false if it is not there.
     fn remove_entry(&mut self, host: &str, seq: u64) -> Result<bool, StoreError> {
         let Some(k) = self.segment_key_at(host, seq)? else { return Ok(false) };
-        let s = self.segment(k)?;
+        let s = self.segment(k, true)?.entries();
         match s.entries.iter().position(|e| e.0 == seq) {
             Some(i) => {
                 s.entries.remove(i);
@@ -599,7 +612,7 @@ impl Txn<'_> {
             }
         }
         for (k, seg) in &self.segments {
-            match (seg.dirty, seg.entries.is_empty()) {
+            match (seg.dirty(), seg.len() == 0) {
                 (false, _) => {}
                 (true, true) => self.ops.remove(k),
                 (true, false) => self.ops.insert(k, seg.encode()),
