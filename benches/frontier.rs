@@ -4,7 +4,7 @@
 //!
 //! 1. fill: `HARVESTD_BENCH_URLS` URLs (1,000,000) across `HARVESTD_BENCH_HOSTS` hosts (10,000),
 //!    queued with `Frontier::add` in batches of `HARVESTD_BENCH_BATCH` (1,000; a page's outlinks
-//!    are one batch in a crawl), with `state_cache` `HARVESTD_BENCH_FILL_CACHE_MB` (64, the
+//!    are one batch in a crawl), with `state_cache` `HARVESTD_BENCH_FILL_CACHE_MB` (8, the
 //!    default); prints the time, URLs/s, peak RSS, the RSS after each tenth (does memory grow
 //!    with the frontier?) and the state directory's size on disk;
 //! 2. resume, once per `cache_capacity` (`state_cache`) of 8 MB, 64 MB and 256 MB: open the state,
@@ -165,7 +165,7 @@ fn main() {
     let s = state.to_str().unwrap().to_string();
     println!("frontier: {urls} URLs over {hosts} hosts");
     let (cache, batch) = (
-        common::knob("HARVESTD_BENCH_FILL_CACHE_MB", 64, 64) as u64 * MB,
+        common::knob("HARVESTD_BENCH_FILL_CACHE_MB", 8, 8) as u64 * MB,
         common::knob("HARVESTD_BENCH_BATCH", 1_000, 1_000),
     );
     println!("fill with state_cache {} MB, batches of {batch} URLs", cache / MB);

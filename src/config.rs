@@ -387,7 +387,7 @@ fn dflt_shutdown_grace() -> Spanned<String> {
     d("30s")
 }
 fn dflt_state_cache() -> Spanned<String> {
-    d("64MB")
+    d("8MB")
 }
 
 /// Which earlier captures a response may be deduplicated against (`dedup`).
@@ -598,7 +598,7 @@ pub struct Config {
     /// Group-commit window: the longest a written capture waits for its fsync (the writer fsyncs
     /// sooner when it is idle, at most every tenth of this).
     pub group_commit: Duration,
-    /// sled cache capacity in bytes.
+    /// sled cache capacity in bytes (`state_cache`, default 8 MB; sled's RAM is about twice it).
     pub state_cache: u64,
     /// Time in-flight fetches get to finish after a stop is asked for.
     pub shutdown_grace: Duration,
