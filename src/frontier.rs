@@ -422,13 +422,13 @@ struct Inner {
     leases: HashMap<String, (String, u64)>,
     /// Per host with a URL leased, the queue seqs of its leased URLs.
     by_host: HashMap<String, Vec<u64>>,
-    /// Queue segments decoded by [`Frontier::next`] or a batch, as last written (at most
+    /// Queue segments of hosts with a URL leased, decoded, as last written (at most
     /// [`SEGMENT_CACHE`]): a host's head segment is read at its lease and changed at its commit,
     /// and decoding it each time was a fifth of the frontier's CPU in the throughput benchmark.
     segments: HashMap<Vec<u8>, Segment>,
 }
 
-/// Decoded queue segments kept in memory (about 5 KB each).
+/// Decoded queue segments kept in memory (up to ~20 KB each; one or two per leased host).
 const SEGMENT_CACHE: usize = 1_024;
 
 impl Inner {
@@ -645,7 +645,7 @@ impl Txn<'_> {
         decoded
     }
 
-    /// Keeps the segments this batch wrote or read decoded in memory, once its writes are
+    /// Keeps the segments this batch wrote or read, of hosts with a URL leased, decoded in memory once its writes are
     /// applied; after a failed write, forgets every one (they may not match the store).
     fn keep_segments(
         mem: &mut Inner,
@@ -655,7 +655,11 @@ impl Txn<'_> {
         match written {
             Ok(()) => {
                 for (k, s) in decoded {
-                    mem.cache_segment(k, s);
+                    // `e:` host `\0` seq: kept while the host has a URL leased.
+                    let host = k.get(2..k.len().saturating_sub(9)).and_then(|h| std::str::from_utf8(h).ok());
+                    if host.is_some_and(|h| mem.by_host.contains_key(h)) {
+                        mem.cache_segment(k, s);
+                    }
                 }
                 Ok(())
             }
