@@ -16,6 +16,7 @@
 //! only, up to `max_decoded_size` bytes (the record keeps the bytes as received). Non-HTTP links
 //! (mailto, tel, javascript, data, blob) are dropped.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::io::Read;
 
@@ -27,18 +28,31 @@ use crate::fetch::Exchange;
 /// A link hop: `L` navigation link, `E` embed (page requisite), `R` redirect.
 pub type Hop = char;
 
-/// The decoded body of `ex` (content coding removed), at most `cap` bytes. `None` for a coding we
-/// do not decode (we only ask for gzip).
-pub fn decoded_body(ex: &Exchange, cap: u64) -> Option<Vec<u8>> {
-    let payload = ex.payload();
+/// The decoded body of `ex` (content coding removed), at most `cap` bytes: borrowed from the
+/// recorded bytes when the payload is one piece (not chunked) and not compressed. `None` for a
+/// coding we do not decode (we only ask for gzip).
+pub fn decoded_body(ex: &Exchange, cap: u64) -> Option<Cow<'_, [u8]>> {
     let coding = ex.framed().and_then(|f| f.header("content-encoding")).unwrap_or_default().to_ascii_lowercase();
+    let cap = usize::try_from(cap).unwrap_or(usize::MAX);
     match coding.as_str() {
-        "" | "identity" => Some(payload.into_iter().take(cap as usize).collect()),
+        "" | "identity" => match ex.payload_slices()[..] {
+            [] => Some(Cow::Borrowed(&[])),
+            [one] => Some(Cow::Borrowed(&one[..one.len().min(cap)])),
+            ref pieces => {
+                let total: usize = pieces.iter().map(|p| p.len()).sum();
+                let mut out = Vec::with_capacity(total.min(cap));
+                for p in pieces {
+                    let room = cap - out.len();
+                    out.extend_from_slice(&p[..p.len().min(room)]);
+                }
+                Some(Cow::Owned(out))
+            }
+        },
         "gzip" | "x-gzip" => {
             let mut out = Vec::new();
             // A truncated or corrupt stream yields what decoded before the error.
-            let _ = flate2::read::MultiGzDecoder::new(&payload[..]).take(cap).read_to_end(&mut out);
-            Some(out)
+            let _ = flate2::read::MultiGzDecoder::new(&ex.payload()[..]).take(cap as u64).read_to_end(&mut out);
+            Some(Cow::Owned(out))
         }
         _ => None,
     }
@@ -125,13 +139,13 @@ fn keep_http(links: Vec<(Url, Hop)>) -> Vec<(Url, Hop)> {
 
 /// A `.xml.gz` sitemap is often served as `application/gzip` with no content coding: gunzip it by
 /// its magic bytes (at most `cap` bytes).
-fn gunzip_if_gzip(body: Vec<u8>, cap: u64) -> Vec<u8> {
+fn gunzip_if_gzip(body: Cow<'_, [u8]>, cap: u64) -> Cow<'_, [u8]> {
     if !body.starts_with(&[0x1f, 0x8b]) {
         return body;
     }
     let mut out = Vec::new();
     let _ = flate2::read::MultiGzDecoder::new(&body[..]).take(cap).read_to_end(&mut out);
-    out
+    Cow::Owned(out)
 }
 
 /// The `<loc>` values of an XML sitemap (`<urlset>`) or sitemap index (`<sitemapindex>`), at most
