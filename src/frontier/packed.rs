@@ -4,9 +4,9 @@
 //! sled 0.34 keeps about 60 bytes of page metadata in RAM for every key, cached or not (its leaves
 //! split at a few entries), so one key per queued URL and one per seen URL put a crawl of 1 M
 //! queued URLs above 140 MiB whatever the cache size. Packed, 1 M queued URLs over 10,000 hosts
-//! are about 16,000 segment keys and 65,536 bucket keys (measured: 60 MiB, against 143 MiB with
-//! per-URL keys and an 8 MB cache). Heritrix's `BdbUriUniqFilter` keeps its seen set as 64-bit
-//! fingerprints for the same reason.
+//! are about 16,000 segment keys and 65,536 bucket keys (frontier benchmark: peak RSS 46–47 MiB
+//! while queuing them, against 143 MiB with per-URL keys, both with an 8 MB cache). Heritrix's
+//! `BdbUriUniqFilter` keeps its seen set as 64-bit fingerprints for the same reason.
 //!
 //! A fingerprint is the first 8 bytes of the SHA-1 of the seen key. Two seen keys with the same
 //! fingerprint are one URL to the frontier, so the second is never queued: with `n` URLs seen the
