@@ -38,7 +38,7 @@ use crate::clock::Clock;
 use crate::scope::TrapRule;
 use crate::store::{decode, encode, Store, StoreError};
 use crate::warc::writer::Location;
-use packed::{fingerprint, k_bucket, k_segment, k_segment_prefix, Bucket, Cached, Seen, Segment, Tail};
+use packed::{bucket_of, fingerprint, k_bucket, k_segment, k_segment_prefix, Bucket, Cached, Seen, Segment, Tail};
 
 /// A URL as it travels through the crawl (Heritrix's CrawlURI).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -418,8 +418,8 @@ pub enum Next {
 #[derive(Debug, Default)]
 struct Inner {
     counts: Counts,
-    /// Leased URLs: seen key → (host, queue seq).
-    leases: HashMap<String, (String, u64)>,
+    /// Leased URLs: seen key → (host, queue seq, key of the queue segment holding it).
+    leases: HashMap<String, (String, u64, Vec<u8>)>,
     /// Per host with a URL leased, the queue seqs of its leased URLs.
     by_host: HashMap<String, Vec<u64>>,
     /// Queue segments of hosts with a URL leased, decoded, as last written (at most
@@ -440,21 +440,22 @@ impl Inner {
         self.segments.insert(key, seg);
     }
 
-    fn lease(&mut self, l: &Lease) {
-        self.leases.insert(l.seen_key.clone(), (l.host.clone(), l.seq));
+    /// Records the lease `l`, whose entry is in the queue segment under `segment`.
+    fn lease(&mut self, l: &Lease, segment: Vec<u8>) {
+        self.leases.insert(l.seen_key.clone(), (l.host.clone(), l.seq, segment));
         self.by_host.entry(l.host.clone()).or_default().push(l.seq);
     }
 
-    /// Forgets the lease of `seen_key`, returning its host and queue seq.
-    fn unlease(&mut self, seen_key: &str) -> Option<(String, u64)> {
-        let (host, seq) = self.leases.remove(seen_key)?;
+    /// Forgets the lease of `seen_key`, returning its host, queue seq and segment key.
+    fn unlease(&mut self, seen_key: &str) -> Option<(String, u64, Vec<u8>)> {
+        let (host, seq, segment) = self.leases.remove(seen_key)?;
         if let Some(seqs) = self.by_host.get_mut(&host) {
             seqs.retain(|s| *s != seq);
             if seqs.is_empty() {
                 self.by_host.remove(&host);
             }
         }
-        Some((host, seq))
+        Some((host, seq, segment))
     }
 
     fn leased_of(&self, host: &str) -> u64 {
@@ -524,14 +525,9 @@ impl Txn<'_> {
 
     /// The seen-set bucket holding `fp` (read from sled the first time).
     fn bucket(&mut self, fp: u64) -> Result<&mut Bucket, StoreError> {
-        let n = (fp >> 48) as u16;
+        let n = bucket_of(fp);
         if !self.buckets.contains_key(&n) {
-            let k = k_bucket(fp);
-            let b = match self.tree.get(k)? {
-                Some(v) => Bucket::decode(&k, &v)?,
-                None => Bucket::default(),
-            };
-            self.buckets.insert(n, b);
+            self.buckets.insert(n, Bucket::read(self.tree, n)?);
         }
         Ok(self.buckets.get_mut(&n).expect("inserted above"))
     }
@@ -608,10 +604,10 @@ impl Txn<'_> {
         Ok(())
     }
 
-    /// Takes sequence `seq` out of the host's queue; false if it is not there.
-    fn remove_entry(&mut self, host: &str, seq: u64) -> Result<bool, StoreError> {
-        let Some(k) = self.segment_key_at(host, seq)? else { return Ok(false) };
-        let s = self.segment(k, true)?.entries();
+    /// Takes sequence `seq` out of the queue segment under `key` (an entry never moves between
+    /// segments); false if it is not there.
+    fn remove_entry(&mut self, key: Vec<u8>, seq: u64) -> Result<bool, StoreError> {
+        let s = self.segment(key, true)?.entries();
         match s.entries.iter().position(|e| e.0 == seq) {
             Some(i) => {
                 s.entries.remove(i);
@@ -627,7 +623,7 @@ impl Txn<'_> {
     fn write_packed(&mut self) -> Vec<(Vec<u8>, Segment)> {
         for (n, b) in &self.buckets {
             if b.dirty {
-                self.ops.insert(k_bucket(u64::from(*n) << 48), b.encode());
+                self.ops.insert(k_bucket(*n), b.encode());
             }
         }
         let mut decoded = Vec::new();
@@ -1097,16 +1093,14 @@ impl Frontier {
                     let seg = Segment::decode(&k, &v)?;
                     inner.cache_segment(key.clone(), seg);
                 }
-                for (seq, uri) in &inner.segments[&key].entries {
-                    if !leased.contains(seq) {
-                        found = Some((*seq, uri.clone()));
-                        break 'segments;
-                    }
+                if let Some((seq, uri)) = inner.segments[&key].entries.iter().find(|(seq, _)| !leased.contains(seq)) {
+                    found = Some((*seq, uri.clone(), key));
+                    break 'segments;
                 }
             }
             let mut t = self.txn(&mut inner);
             t.ops.remove(&dkey[..]);
-            let Some((seq, uri)) = found else {
+            let Some((seq, uri, segment)) = found else {
                 // Stale due entry: every URL left is leased (or none is): drop it and look again.
                 let h = t.host(&host)?;
                 h.due_ms = None;
@@ -1117,7 +1111,7 @@ impl Frontier {
                 continue;
             };
             let url = url::Url::parse(&uri.url).map_err(|e| StoreError::Decode {
-                key: String::from_utf8_lossy(&k_segment(&host, seq)).to_string(),
+                key: String::from_utf8_lossy(&segment).to_string(),
                 cause: format!("queued URL {}: {e}", uri.url),
             })?;
             let lease = Lease {
@@ -1132,7 +1126,7 @@ impl Frontier {
             h.take_slot(limit, now);
             t.counts.queued = t.counts.queued.saturating_sub(1);
             t.counts.leased += 1;
-            t.mem.lease(&lease);
+            t.mem.lease(&lease, segment);
             let written = match t.reschedule(&host) {
                 Ok(()) => t.apply_loose(),
                 Err(e) => Err(e),
@@ -1175,8 +1169,8 @@ impl Frontier {
         let mut inner = self.lock();
         let mut t = self.txn(&mut inner);
         if leased {
-            if let Some((host, seq)) = t.mem.unlease(seen_key) {
-                t.remove_entry(&host, seq)?;
+            if let Some((host, seq, segment)) = t.mem.unlease(seen_key) {
+                t.remove_entry(segment, seq)?;
                 let h = t.host(&host)?;
                 h.queued = h.queued.saturating_sub(1);
                 t.reschedule(&host)?;
@@ -1250,8 +1244,7 @@ impl Frontier {
     /// What the seen set records of a URL (none: never seen).
     fn seen_state(&self, seen_key: &str) -> Result<Option<Seen>, StoreError> {
         let fp = fingerprint(seen_key);
-        let k = k_bucket(fp);
-        Ok(self.store.tree.get(k)?.map(|v| Bucket::decode(&k, &v)).transpose()?.and_then(|b| b.get(fp)))
+        Ok(Bucket::read(&self.store.tree, bucket_of(fp))?.get(fp))
     }
 
     /// Where a URL stands: `Queued` while queued or leased (a recrawl round included), its last

@@ -29,9 +29,14 @@ pub fn fingerprint(seen_key: &str) -> u64 {
     u64::from_be_bytes(d[..8].try_into().expect("SHA-1 is 20 bytes"))
 }
 
-/// The key of the bucket holding `fp`: `f:` and the fingerprint's first 16 bits.
-pub fn k_bucket(fp: u64) -> [u8; 4] {
-    let b = ((fp >> 48) as u16).to_be_bytes();
+/// The number of the bucket holding `fp`: its first 16 bits.
+pub fn bucket_of(fp: u64) -> u16 {
+    (fp >> 48) as u16
+}
+
+/// The key of bucket `n`: `f:` and the number, big-endian.
+pub fn k_bucket(n: u16) -> [u8; 4] {
+    let b = n.to_be_bytes();
     [b'f', b':', b[0], b[1]]
 }
 
@@ -72,6 +77,15 @@ pub struct Bucket {
 }
 
 impl Bucket {
+    /// Bucket `n` as stored in `tree` (empty when it has no entry yet).
+    pub fn read(tree: &sled::Tree, n: u16) -> Result<Bucket, StoreError> {
+        let k = k_bucket(n);
+        match tree.get(k)? {
+            Some(v) => Bucket::decode(&k, &v),
+            None => Ok(Bucket::default()),
+        }
+    }
+
     /// Decodes a stored bucket; [`StoreError::Decode`] names `key` when it is malformed.
     pub fn decode(key: &[u8], v: &[u8]) -> Result<Bucket, StoreError> {
         let bad = |cause: String| StoreError::Decode { key: String::from_utf8_lossy(key).to_string(), cause };
@@ -528,7 +542,7 @@ mod tests {
     fn fingerprints_are_the_first_8_bytes_of_sha1_and_pick_their_bucket() {
         // SHA-1("") = da39a3ee5e6b4b0d 3255bfef...: the stored sets depend on this staying fixed.
         assert_eq!(fingerprint(""), 0xda39_a3ee_5e6b_4b0d);
-        assert_eq!(k_bucket(0xda39_a3ee_5e6b_4b0d), *b"f:\xda\x39");
+        assert_eq!(k_bucket(bucket_of(0xda39_a3ee_5e6b_4b0d)), *b"f:\xda\x39");
     }
 
     #[test]
