@@ -9,7 +9,11 @@
 //! ideal aggregate rate is all requests over the longest ideal span. Printed: achieved aggregate
 //! requests/s (from the first request to the last reply) against that ideal (their ratio is the
 //! scheduler efficiency), the mean per-host ratio of ideal to actual span, and the gaps between a
-//! reply and the host's next request (never under the delay; how much over it on average).
+//! reply and the host's next request (never under the delay; how much over it on average). To
+//! show where the aggregate loses: how long after the first request each host got its first (the
+//! start-up spread, which the per-host spans do not count), the overshoot of each gap by its
+//! place (gap 0: robots.txt to home page; gap 1 waits on the home page's commit for its links),
+//! and the connections the server accepted (one per host when keep-alive works).
 //! Without `--bench`: 20 hosts. Nothing asserts on time; a gap under the delay fails the run, as
 //! it would be a politeness fault.
 
@@ -52,7 +56,17 @@ fn main() {
     let last = log.iter().map(|h| h.end).max().unwrap();
     let (mut longest_ideal, mut ratio_sum, mut gap_sum, mut gaps) = (0f64, 0f64, 0f64, 0usize);
     let mut min_gap = f64::MAX;
+    let mut overs: Vec<Vec<f64>> = vec![Vec::new(); per_host];
+    let mut starts = Vec::new();
+    let mut ends = Vec::new();
     for host in log.chunk_by(|a, b| a.host == b.host) {
+        starts.push((host[0].start - first).as_secs_f64());
+        ends.push((host.last().unwrap().end - first).as_secs_f64());
+        for (i, w) in host.windows(2).enumerate() {
+            if i < per_host {
+                overs[i].push(w[1].start.saturating_duration_since(w[0].end).as_secs_f64() - DELAY.as_secs_f64());
+            }
+        }
         let fetch: f64 = host.iter().map(|h| (h.end - h.start).as_secs_f64()).sum();
         let ideal = fetch + (host.len() - 1) as f64 * DELAY.as_secs_f64();
         let actual = (host.last().unwrap().end - host[0].start).as_secs_f64();
@@ -64,6 +78,26 @@ fn main() {
             gap_sum += gap;
             gaps += 1;
         }
+    }
+    let pct = |v: &mut Vec<f64>, q: f64| {
+        v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        v[((v.len() - 1) as f64 * q) as usize] * 1e3
+    };
+    println!(
+        "first request per host: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms after the first; last reply per host: p50 {:.1} ms, max {:.1} ms",
+        pct(&mut starts, 0.5),
+        pct(&mut starts, 0.99),
+        pct(&mut starts, 1.0),
+        pct(&mut ends, 0.5),
+        pct(&mut ends, 1.0)
+    );
+    for (i, o) in overs.iter_mut().enumerate().filter(|(_, o)| !o.is_empty()) {
+        println!(
+            "gap {i}: over the delay p50 {:.1} ms, p90 {:.1} ms, max {:.1} ms",
+            pct(o, 0.5),
+            pct(o, 0.9),
+            pct(o, 1.0)
+        );
     }
     let total = log.len() as f64;
     let achieved = total / (last - first).as_secs_f64();
@@ -78,10 +112,11 @@ fn main() {
         ratio_sum / hosts as f64 * 100.0
     );
     println!(
-        "gaps between a reply and the host's next request: min {:.1} ms, mean {:.1} ms (delay {} ms); harvestd used {:.2} CPU s, peak RSS {:.1} MiB, {:.1} s wall",
+        "gaps between a reply and the host's next request: min {:.1} ms, mean {:.1} ms (delay {} ms); {} connections; harvestd used {:.2} CPU s, peak RSS {:.1} MiB, {:.1} s wall",
         min_gap * 1e3,
         gap_sum / gaps as f64 * 1e3,
         DELAY.as_millis(),
+        stats.conns.load(std::sync::atomic::Ordering::Relaxed),
         c.usage.cpu(),
         common::mib(c.usage.max_rss),
         c.usage.wall

@@ -221,6 +221,8 @@ raw_config! {
     keep_alive: bool = "dflt_true";
     /// How long an idle kept-alive connection stays open.
     idle_timeout: Spanned<String> = "dflt_idle_timeout";
+    /// Idle kept-alive connections kept in all (over all hosts).
+    max_idle_connections: u32 = "dflt_max_idle_connections";
     /// `"capture"` (default: a certificate that does not verify is still captured, its verdict
     /// logged and kept) or `"strict"` (refused).
     tls_verify: Spanned<String> = "dflt_tls_verify";
@@ -373,6 +375,9 @@ fn dflt_false() -> bool {
 }
 fn dflt_true() -> bool {
     true
+}
+fn dflt_max_idle_connections() -> u32 {
+    1024
 }
 fn dflt_idle_timeout() -> Spanned<String> {
     d("30s")
@@ -593,6 +598,9 @@ pub struct Config {
     pub keep_alive: bool,
     /// Idle time after which a kept-alive connection is closed.
     pub idle_timeout: Duration,
+    /// Idle kept-alive connections kept over all hosts; at the cap a returned connection is
+    /// closed instead of pooled.
+    pub max_idle_connections: usize,
     /// Extra trusted CA certificates (from `ca_file`).
     pub extra_roots: Vec<rustls::pki_types::CertificateDer<'static>>,
     /// Group-commit window: the longest a written capture waits for its fsync (the writer fsyncs
@@ -971,6 +979,7 @@ impl Config {
             initial_cookies,
             keep_alive: raw.keep_alive,
             idle_timeout: cx.duration("idle_timeout", &raw.idle_timeout)?,
+            max_idle_connections: raw.max_idle_connections as usize,
             group_commit: cx.duration("group_commit", &raw.group_commit)?,
             shutdown_grace: cx.duration("shutdown_grace", &raw.shutdown_grace)?,
             api_listen,

@@ -775,6 +775,63 @@ impl Txn<'_> {
         self.reschedule(host)
     }
 
+    /// One completion's changes (see [`Frontier::finish`]), into this batch.
+    fn finish(&mut self, c: Completion<'_>) -> Result<Committed, StoreError> {
+        let Completion { seen_key, leased, result, outlinks, refused, extra, records, bytes, retry } = c;
+        if leased {
+            if let Some((host, seq, segment)) = self.mem.unlease(seen_key) {
+                self.remove_entry(segment, seq)?;
+                let h = self.host(&host)?;
+                h.queued = h.queued.saturating_sub(1);
+                self.reschedule(&host)?;
+            }
+            self.counts.leased = self.counts.leased.saturating_sub(1);
+        }
+        self.counts.records += records;
+        self.counts.bytes += bytes;
+        // A URL finished again (robots.txt is fetched again when its copy ages or fails) is still
+        // one URL in the counters.
+        let again_finished = !leased && retry.is_none() && matches!(self.seen(seen_key)?, Some(Seen::Finished { .. }));
+        if let Some(again) = &retry {
+            self.enqueue(again, true, false)?;
+        } else {
+            if !again_finished {
+                if result.outcome.is_success() {
+                    self.counts.fetched += 1;
+                } else {
+                    self.counts.failed += 1;
+                }
+            }
+            let trap = matches!(result.outcome, Outcome::TrapRejected { .. });
+            self.set_seen(seen_key, Seen::Finished { round: result.uri.round, trap })?;
+            self.ops.insert(k_url(seen_key), encode(&UrlRecord { v: 1, state: UrlState::Finished(Box::new(result)) }));
+        }
+        let mut out = Committed::default();
+        let mut over_budget = Vec::new();
+        for n in outlinks {
+            match self.enqueue(n, false, true)? {
+                Admit::Queued => out.added += 1,
+                Admit::Skipped => {}
+                Admit::OverBudget(had) => over_budget.push(Refused {
+                    link: n.clone(),
+                    rule: TrapRule::MaxUrlsPerHost,
+                    detail: format!("host {} has had {had} URLs queued, the most max_urls_per_host allows", n.host),
+                }),
+            }
+        }
+        for r in refused.iter().chain(&over_budget) {
+            let (recorded, used_up) = self.refuse(r)?;
+            out.refused.extend(recorded);
+            if used_up {
+                out.muted.push((r.link.host.clone(), r.rule));
+            }
+        }
+        for (k, v) in extra {
+            self.ops.insert(k, v);
+        }
+        Ok(out)
+    }
+
     /// Writes everything, host states and counters included, as one atomic sled batch.
     fn apply(mut self) -> Result<(), StoreError> {
         let decoded = self.write_packed();
@@ -1165,62 +1222,24 @@ impl Frontier {
     /// counters, the refused links recorded (trap rules, and outlinks over their host's budget),
     /// and extra key/value pairs (e.g. a robots cache entry). Returns what it queued and recorded.
     pub fn finish(&self, c: Completion<'_>) -> Result<Committed, StoreError> {
-        let Completion { seen_key, leased, result, outlinks, refused, extra, records, bytes, retry } = c;
+        Ok(self.finish_all(vec![c])?.pop().expect("one completion, one result"))
+    }
+
+    /// [`Frontier::finish`] for several captures (those one WARC fsync made durable) in one sled
+    /// batch, in order: a later completion sees what an earlier one changed, as if finished one
+    /// after the other. One batch is one log write for sled, and a host's queue segment, state and
+    /// seen-set bucket touched by several of them are written once. All or none are applied; on an
+    /// error none is, and their leased URLs are fetched again at the next start (as after a crash).
+    /// Returns one [`Committed`] per completion, in their order.
+    pub fn finish_all(&self, cs: Vec<Completion<'_>>) -> Result<Vec<Committed>, StoreError> {
         let mut inner = self.lock();
         let mut t = self.txn(&mut inner);
-        if leased {
-            if let Some((host, seq, segment)) = t.mem.unlease(seen_key) {
-                t.remove_entry(segment, seq)?;
-                let h = t.host(&host)?;
-                h.queued = h.queued.saturating_sub(1);
-                t.reschedule(&host)?;
-            }
-            t.counts.leased = t.counts.leased.saturating_sub(1);
-        }
-        t.counts.records += records;
-        t.counts.bytes += bytes;
-        // A URL finished again (robots.txt is fetched again when its copy ages or fails) is still
-        // one URL in the counters.
-        let again_finished = !leased && retry.is_none() && matches!(t.seen(seen_key)?, Some(Seen::Finished { .. }));
-        if let Some(again) = &retry {
-            t.enqueue(again, true, false)?;
-        } else {
-            if !again_finished {
-                if result.outcome.is_success() {
-                    t.counts.fetched += 1;
-                } else {
-                    t.counts.failed += 1;
-                }
-            }
-            let trap = matches!(result.outcome, Outcome::TrapRejected { .. });
-            t.set_seen(seen_key, Seen::Finished { round: result.uri.round, trap })?;
-            t.ops.insert(k_url(seen_key), encode(&UrlRecord { v: 1, state: UrlState::Finished(Box::new(result)) }));
-        }
-        let mut out = Committed::default();
-        let mut over_budget = Vec::new();
-        for n in outlinks {
-            match t.enqueue(n, false, true)? {
-                Admit::Queued => out.added += 1,
-                Admit::Skipped => {}
-                Admit::OverBudget(had) => over_budget.push(Refused {
-                    link: n.clone(),
-                    rule: TrapRule::MaxUrlsPerHost,
-                    detail: format!("host {} has had {had} URLs queued, the most max_urls_per_host allows", n.host),
-                }),
-            }
-        }
-        for r in refused.iter().chain(&over_budget) {
-            let (recorded, used_up) = t.refuse(r)?;
-            out.refused.extend(recorded);
-            if used_up {
-                out.muted.push((r.link.host.clone(), r.rule));
-            }
-        }
-        for (k, v) in extra {
-            t.ops.insert(k, v);
+        let mut done = Vec::with_capacity(cs.len());
+        for c in cs {
+            done.push(t.finish(c)?);
         }
         t.apply()?;
-        Ok(out)
+        Ok(done)
     }
 
     /// Queues `uris` again for a recrawl round, whatever they are, except those queued or leased
@@ -1388,6 +1407,54 @@ mod tests {
         finish_fetched(&f, a);
         assert_eq!(f.counts().leased, 2);
         assert_eq!(f.counts().fetched, 1);
+    }
+
+    #[test]
+    fn finish_all_applies_completions_in_order_in_one_batch() {
+        let (dir, f, clock) = setup();
+        f.set_connections_per_host(2);
+        f.add(&[new_uri("http://a.example/1"), new_uri("http://a.example/2"), new_uri("http://b.example/1")]).unwrap();
+        let leases: Vec<Lease> = (0..3).map(|_| lease(&f)).collect();
+        for l in &leases {
+            f.release_host(&l.host, Release::NOW).unwrap();
+        }
+        let by_url = |u: &str| leases.iter().find(|l| l.uri.url == u).unwrap();
+        let (a1, a2, b1) = (by_url("http://a.example/1"), by_url("http://a.example/2"), by_url("http://b.example/1"));
+        let first = [new_uri("http://a.example/3"), new_uri("http://b.example/2")];
+        // a.example/3 again: queued by the first completion, so only a.example/4 is new here.
+        let second = [new_uri("http://a.example/3"), new_uri("http://a.example/4")];
+        fn completion<'a>(l: &'a Lease, outlinks: &'a [NewUri]) -> Completion<'a> {
+            Completion {
+                seen_key: &l.seen_key,
+                leased: true,
+                result: done(l),
+                outlinks,
+                refused: &[],
+                extra: vec![],
+                records: 2,
+                bytes: 10,
+                retry: None,
+            }
+        }
+        let committed =
+            f.finish_all(vec![completion(a1, &first), completion(a2, &second), completion(b1, &[])]).unwrap();
+        assert_eq!(committed.iter().map(|c| c.added).collect::<Vec<_>>(), [2, 1, 0]);
+        let c = f.counts();
+        assert_eq!((c.fetched, c.leased, c.queued, c.records, c.bytes), (3, 0, 3, 6, 30));
+        for l in [a1, a2, b1] {
+            assert!(matches!(f.url_record(&l.seen_key).unwrap().unwrap().state, UrlState::Finished(_)));
+        }
+        // All of it is in sled: a reopened frontier leases exactly the three new URLs.
+        drop(f);
+        let f = reopen(&dir, &clock);
+        assert_eq!(f.counts().queued, 3);
+        let mut got = Vec::new();
+        while let Next::Lease(l) = f.next().unwrap() {
+            f.release_host(&l.host, Release::NOW).unwrap();
+            got.push(l.uri.url.clone());
+        }
+        got.sort();
+        assert_eq!(got, ["http://a.example/3", "http://a.example/4", "http://b.example/2"]);
     }
 
     #[test]

@@ -195,6 +195,8 @@ pub struct FetchSettings {
     pub idle_timeout: Duration,
     /// Idle connections kept per authority (`connections_per_host`).
     pub idle_per_host: usize,
+    /// Idle connections kept in all (`max_idle_connections`).
+    pub max_idle: usize,
 }
 
 impl FetchSettings {
@@ -217,6 +219,7 @@ impl FetchSettings {
             keep_alive: config.keep_alive,
             idle_timeout: config.idle_timeout,
             idle_per_host: config.connections_per_host.max(1) as usize,
+            max_idle: config.max_idle_connections,
         }
     }
 }
@@ -566,18 +569,13 @@ impl Fetcher {
             });
             pool.idle -= closed;
         }
-        if pool.idle >= MAX_IDLE_CONNECTIONS {
-            // Each authority's list is oldest first: the crawl-wide oldest is one of the heads.
-            let oldest = pool.conns.iter().filter_map(|(k, v)| v.first().map(|c| (c.idle_since, k.clone()))).min();
-            if let Some((_, k)) = oldest {
-                if let Some(conns) = pool.conns.get_mut(&k) {
-                    conns.remove(0).task.abort();
-                    pool.idle -= 1;
-                    if conns.is_empty() {
-                        pool.conns.remove(&k);
-                    }
-                }
-            }
+        if pool.idle >= self.settings.max_idle {
+            // At the cap the returned connection is closed, not the oldest idle one: a crawl
+            // cycling through more hosts than the cap would otherwise close each host's connection
+            // just before its next turn (none reused); this way the pooled ones still are. Those
+            // of hosts done with are closed by `idle_timeout`.
+            conn.task.abort();
+            return;
         }
         let conns = pool.conns.entry(key).or_default();
         conns.push(conn);
@@ -817,9 +815,6 @@ impl Fetcher {
         }
     }
 }
-
-/// Idle connections kept at most (one per authority); the oldest is closed beyond this.
-pub const MAX_IDLE_CONNECTIONS: usize = 256;
 
 /// An open HTTP/1.1 connection: hyper's request sender, its connection task, its tape.
 struct Conn {

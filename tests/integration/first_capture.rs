@@ -81,6 +81,15 @@ fn keep_alive_fetches_a_host_over_one_connection_with_exact_records() {
     assert!(out.status.success());
     assert_eq!(server2.conns.load(Ordering::SeqCst), 8);
     eprintln!("keep-alive: 8 exchanges over 1 connection in {on_secs:.2} s; off: 8 connections in {off_secs:.2} s");
+
+    // No room in the idle pool: each returned connection is closed, so again one per exchange.
+    let (server3, _) = keep_alive_site();
+    let dir3 = tempfile::tempdir().unwrap();
+    let cfg3 = write_config(dir3.path(), "max_idle_connections = 0\n");
+    let out = harvestd().arg("crawl").arg(server3.url("/")).arg("--config").arg(&cfg3).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(server3.hits().len(), 8);
+    assert_eq!(server3.conns.load(Ordering::SeqCst), 8, "max_idle_connections = 0 keeps none");
 }
 
 #[test]
