@@ -7,7 +7,7 @@
 //!                                                   └─▶ outlinks + records + gzip ─▶ WARC writer
 //! writer thread: group-commit fsync ─▶ Durable ─▶ commit task
 //! commit task:   frontier.finish_all (outcomes + outlinks + counters, one sled batch per group
-//!                of up to 16) ─▶ per-URL log lines
+//!                of up to 8) ─▶ per-URL log lines
 //! ```
 //!
 //! A URL counts as done only after its records are fsynced *and* its commit landed; a crash before
@@ -889,6 +889,10 @@ async fn commit_task(
         let mut group = group.into_iter().peekable();
         while group.peek().is_some() {
             commit_group(&shared, group.by_ref().take(COMMIT_GROUP).collect());
+            if group.peek().is_some() {
+                // Fetches waiting on this runtime thread get their turn between two batches.
+                tokio::task::yield_now().await;
+            }
         }
         shared.flush_crawl_log();
         if shared.check_limits() {
@@ -902,9 +906,10 @@ async fn commit_task(
 const INLINE_BULK_BYTES: usize = 16 << 10;
 
 /// Most finished URLs committed in one frontier batch: enough to share sled's per-batch log
-/// write among many, few enough that the frontier's lock, which every lease waits for, is held
-/// briefly.
-const COMMIT_GROUP: usize = 16;
+/// write among several, few enough that the frontier's lock, which every lease and release waits
+/// for (on a runtime thread), is held briefly. Measured on 500 hosts, alternating: 4 and 8 gave
+/// the same scheduler efficiency, 16 lost 2–5 points of it per host, 1 used a third more CPU.
+const COMMIT_GROUP: usize = 8;
 
 /// A finished URL on its way to sled: its pending result, where its records are (none: not
 /// archived), how many records and uncompressed block bytes they hold.
