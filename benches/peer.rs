@@ -17,7 +17,8 @@
 //! child processes whose CPU time and peak RSS come from `wait4`; requests (and pages: `text/html`
 //! responses on the generated site, `.html` requests under nginx) are counted by the server.
 //!
-//! Prints a row per run and the ratios of the medians (pages/s, CPU s per URL, peak RSS).
+//! Prints a row per run, the ratios of the medians (pages/s, CPU s per URL, peak RSS), and the
+//! pages/s ratio of each round (its two runs back to back) with their median.
 //! `HARVESTD_BENCH_ROUNDS` (3) rounds on a full run, one on a smoke run. When wget is not
 //! installed the wget rows are skipped, said so.
 
@@ -224,6 +225,12 @@ fn main() {
         cpp(&ours) / cpp(&theirs),
         rss(&ours) / rss(&theirs)
     );
+    // Each round runs wget and harvestd back to back: their ratio is the one least moved by a VM
+    // whose speed drifts during the run.
+    let per_round: Vec<f64> =
+        ours.iter().zip(&theirs).map(|(o, t)| (o.pages as f64 / o.wall) / (t.pages as f64 / t.wall)).collect();
+    let listed: Vec<String> = per_round.iter().map(|r| format!("× {r:.2}")).collect();
+    println!("pages/s per round, harvestd / wget: {} (median × {:.2})", listed.join(", "), median(per_round));
 }
 
 fn print_row(round: usize, who: &str, r: &Row, note: &str) {

@@ -1059,7 +1059,7 @@ struct Slots {
 
 impl Slots {
     fn new(workers: usize) -> Arc<Slots> {
-        let flight_total = (2 * workers).min(tokio::sync::Semaphore::MAX_PERMITS) as u32;
+        let flight_total = (2 * workers).min(u32::MAX as usize).min(tokio::sync::Semaphore::MAX_PERMITS) as u32;
         Arc::new(Slots {
             fetch: Arc::new(tokio::sync::Semaphore::new(workers)),
             flight: Arc::new(tokio::sync::Semaphore::new(flight_total as usize)),
