@@ -336,6 +336,9 @@ fn crawl_with(cfg: Config, seeds: Vec<Seed>, mode: Mode) -> i32 {
         };
         crawler::run(cfg, seeds, mode, Arc::new(SystemClock), shutdown, progress).await
     });
+    // The crawl is over (WARC files closed, state flushed). Work it abandoned at the shutdown
+    // grace may still run on the blocking pool (link extraction of a huge page): not waited for.
+    rt.shutdown_background();
     match result {
         Ok(summary) => {
             println!("harvestd: {summary}");

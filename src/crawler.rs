@@ -293,6 +293,10 @@ struct Shared {
     crawl_log: Mutex<CrawlLog>,
     /// The crawl limit reached, once one is.
     limit: Mutex<Option<String>>,
+    /// URLs in flight by host (from their lease to their hand-over to the writer), for
+    /// [`Shared::wait_host_backlog`]; notified whenever one ends.
+    host_flight: Mutex<HashMap<String, usize>>,
+    host_flight_done: Notify,
 }
 
 /// Runs a crawl of `seeds` (added to the frontier unless already seen) with `config`, until done
@@ -461,6 +465,8 @@ async fn start_and_crawl(
         bulk: Arc::new(tokio::sync::Semaphore::new(2 * std::thread::available_parallelism().map_or(2, |n| n.get()))),
         crawl_log: Mutex::new(crawl_log),
         limit: Mutex::new(None),
+        host_flight: Mutex::new(HashMap::new()),
+        host_flight_done: Notify::new(),
     });
     let (stop_tx, stop_rx) = watch::channel(false);
     let failure = Arc::new(Mutex::new(None));
@@ -902,6 +908,11 @@ async fn commit_task(
     }
 }
 
+/// Most URLs of one host in flight before it is released again ([`Shared::wait_host_backlog`]):
+/// twice the blocking pool's bulk permits on two cores, so one host's pages still keep both cores
+/// busy (a single-host crawl pipelines its fetches with their extraction and compression).
+const HOST_FLIGHT: usize = 8;
+
 /// Bulk work on at most this many bytes runs on the runtime's thread ([`Shared::bulk`]).
 const INLINE_BULK_BYTES: usize = 16 << 10;
 
@@ -1173,6 +1184,7 @@ async fn handle_lease(
     mut abandon: watch::Receiver<bool>,
 ) {
     let id = slot.id;
+    shared.host_flight(&lease.host, true);
     let (s2, d2, l2) = (shared.clone(), direct.clone(), lease.clone());
     let task = async move {
         let mut slot = Some(slot);
@@ -1185,9 +1197,12 @@ async fn handle_lease(
         let why = if e.is_panic() { "panic while handling the URL" } else { "task cancelled" };
         tracing::error!(url = %lease.uri.url, cause = why, "internal error; the URL is finished as internal_error");
         let _ = shared.frontier.release_host(&lease.host, Release::NOW);
-        WORKER.sync_scope(id, || finish_direct(&shared, &direct, lease, Outcome::InternalError(why.into()), None));
+        WORKER.sync_scope(id, || {
+            finish_direct(&shared, &direct, lease.clone(), Outcome::InternalError(why.into()), None)
+        });
         shared.wake.notify_waiters();
     }
+    shared.host_flight(&lease.host, false);
     drop(flight);
 }
 
@@ -1301,11 +1316,47 @@ impl Shared {
         }
     }
 
-    /// The request-rate caps in force.
+    /// Waits, before `host` is released, until at most [`HOST_FLIGHT`] of its URLs (this one
+    /// included) are in flight. A host is otherwise released when its response ends, so a host
+    /// whose pages take long to extract (huge, or inflating from a small compressed body) would be
+    /// fetched again and again while its captures queue for the CPU, until they filled every place
+    /// in flight and stalled the other hosts. The wait only delays the host: its delay runs from
+    /// the release.
+    async fn wait_host_backlog(&self, host: &str) {
+        loop {
+            let done = self.host_flight_done.notified();
+            tokio::pin!(done);
+            done.as_mut().enable();
+            let n = self.host_flight.lock().map(|m| m.get(host).copied().unwrap_or(0)).unwrap_or(0);
+            if n <= HOST_FLIGHT {
+                return;
+            }
+            done.await;
+        }
+    }
+
+    /// Counts a URL of `host` in flight (`+1`) or no longer (`-1`).
+    fn host_flight(&self, host: &str, up: bool) {
+        if let Ok(mut m) = self.host_flight.lock() {
+            if up {
+                *m.entry(host.to_string()).or_default() += 1;
+            } else if let Some(n) = m.get_mut(host) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    m.remove(host);
+                }
+            }
+        }
+        if !up {
+            self.host_flight_done.notify_waiters();
+        }
+    }
+
     /// Runs bulk CPU work (link extraction, gzip) on `size` bytes: on the blocking pool under a
     /// [`Shared::bulk`] permit, or here on the runtime's thread when `size` is at most
     /// [`INLINE_BULK_BYTES`], where it takes less time (tens of microseconds) than the hand-over
-    /// to a pool thread, which under load waits for a permit and then for the CPU.
+    /// to a pool thread, which under load waits for a permit and then for the CPU. `size` must
+    /// bound what the work reads (a content-coded body counts as unbounded).
     async fn bulk<T: Send + 'static>(
         &self,
         size: usize,
@@ -1322,6 +1373,7 @@ impl Shared {
         .await
     }
 
+    /// The request-rate caps in force.
     fn caps(&self) -> Arc<RateCaps> {
         self.caps.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
@@ -1693,6 +1745,9 @@ async fn process(
     let validators = asked.as_ref().map(|p| p.validators()).unwrap_or_default();
     let result = shared.fetcher.fetch_with(&url, &validators).await;
     let retry_wait = retry_wait(shared, lease.uri.attempts + 1, &result);
+    if result.is_ok() {
+        shared.wait_host_backlog(&lease.host).await;
+    }
     release_after(shared, &lease.host, &result, retry_wait);
     slot.take();
     let retry = retry_wait.map(|_| NewUri {
@@ -1716,7 +1771,13 @@ async fn process(
             let ex2 = ex.clone();
             let sitemap = lease.uri.hops.ends_with('M');
             let obey_meta = shared.cfg().obey_meta_robots;
-            let size = ex.block.len();
+            // Inline only what stays small once decoded: a content-coded body may inflate a
+            // thousandfold (a gzip bomb of a few KB), and that must not run on the runtime.
+            let identity = ex.framed().and_then(|f| f.header("content-encoding")).is_none_or(|c| {
+                let c = c.trim();
+                c.is_empty() || c.eq_ignore_ascii_case("identity")
+            });
+            let size = if identity { ex.block.len() } else { usize::MAX };
             let mut links = shared
                 .bulk(size, move || {
                     let mut page = extract::outlinks(&ex2, max_decoded, sitemap);

@@ -416,13 +416,22 @@ pub fn html_scan(body: &[u8], doc_url: &Url, encoding: &'static Encoding) -> Htm
                 ],
                 encoding: ascii_enc,
                 strict: false,
+                // Deeply nested markup (a few KB of gzip inflating to millions of open `<b>`
+                // tags) grows lol_html's open-element stack without bound: it stops here instead,
+                // and the links found before are kept.
+                memory_settings: lol_html::MemorySettings {
+                    max_allowed_memory_usage: HTML_SCAN_MEMORY,
+                    ..lol_html::MemorySettings::new()
+                },
                 ..Settings::new()
             },
             |_: &[u8]| {},
         );
-        // lol_html only fails on memory limits or handler errors; keep what was found.
-        let _ = rewriter.write(&body);
-        let _ = rewriter.end();
+        // lol_html only fails on its memory limit or handler errors; keep what was found. After a
+        // failed write the rewriter must not be used again (`end` would panic).
+        if rewriter.write(&body).is_ok() {
+            let _ = rewriter.end();
+        }
     }
     let base_url =
         base.into_inner().and_then(|b| parse_with(doc_url, &b, encoding).ok()).unwrap_or_else(|| doc_url.clone());
@@ -431,6 +440,10 @@ pub fn html_scan(body: &[u8], doc_url: &Url, encoding: &'static Encoding) -> Htm
     let links = links.into_iter().filter_map(|(v, h)| resolve(&base_url, &v, encoding).ok().map(|u| (u, h))).collect();
     HtmlScan { links, nofollow: nofollow.get() }
 }
+
+/// The most memory (bytes) lol_html may use for one document's parser state (buffered tag,
+/// open-element stack): far above what real pages need, far below what a nesting bomb takes.
+const HTML_SCAN_MEMORY: usize = 16 << 20;
 
 /// Why a link found in a document yields no outlink.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -826,6 +839,20 @@ mod tests {
         assert_eq!(refresh_url("0;URL=\"http://a.example/x\"").as_deref(), Some("http://a.example/x"));
         assert_eq!(refresh_url("3, /plain").as_deref(), Some("/plain"));
         assert_eq!(refresh_url("10").as_deref(), None);
+    }
+
+    #[test]
+    fn a_nesting_bomb_stops_the_scan_at_its_memory_limit_keeping_the_links_before() {
+        let base = Url::parse("http://h.example/").unwrap();
+        let mut page = b"<a href=/before>x</a>".to_vec();
+        page.extend(b"<b>".repeat(2_000_000));
+        page.extend(b"<a href=/after>y</a>");
+        let got: Vec<String> =
+            html_scan(&page, &base, encoding_rs::UTF_8).links.iter().map(|(u, _)| u.to_string()).collect();
+        assert_eq!(got, ["http://h.example/before"], "the scan went on past {HTML_SCAN_MEMORY} bytes of parser state");
+        // The same page, not nested: both links.
+        let flat = String::from_utf8(page).unwrap().replace("<b>", "<br>");
+        assert_eq!(html_scan(flat.as_bytes(), &base, encoding_rs::UTF_8).links.len(), 2);
     }
 
     #[test]
