@@ -1771,13 +1771,9 @@ async fn process(
             let ex2 = ex.clone();
             let sitemap = lease.uri.hops.ends_with('M');
             let obey_meta = shared.cfg().obey_meta_robots;
-            // Inline only what stays small once decoded: a content-coded body may inflate a
-            // thousandfold (a gzip bomb of a few KB), and that must not run on the runtime.
-            let identity = ex.framed().and_then(|f| f.header("content-encoding")).is_none_or(|c| {
-                let c = c.trim();
-                c.is_empty() || c.eq_ignore_ascii_case("identity")
-            });
-            let size = if identity { ex.block.len() } else { usize::MAX };
+            // Inline only what stays small once decoded: a content-coded body (or a gzipped
+            // sitemap) may inflate a thousandfold, and that must not run on the runtime.
+            let size = extract::scan_bytes(&ex, sitemap).unwrap_or(usize::MAX);
             let mut links = shared
                 .bulk(size, move || {
                     let mut page = extract::outlinks(&ex2, max_decoded, sitemap);

@@ -28,11 +28,24 @@ use crate::fetch::Exchange;
 /// A link hop: `L` navigation link, `E` embed (page requisite), `R` redirect.
 pub type Hop = char;
 
+/// The response's `Content-Encoding`, lower-cased (empty without one).
+fn content_coding(ex: &Exchange) -> String {
+    ex.framed().and_then(|f| f.header("content-encoding")).unwrap_or_default().to_ascii_lowercase()
+}
+
+/// How many bytes [`outlinks`] reads from `ex` when that is bounded by what was recorded (no
+/// content coding, and not a sitemap, which is gunzipped by its magic bytes); `None` when a small
+/// body may inflate (up to `max_decoded_size`). For choosing where the scan runs.
+pub fn scan_bytes(ex: &Exchange, sitemap: bool) -> Option<usize> {
+    let coding = content_coding(ex);
+    (!sitemap && matches!(coding.as_str(), "" | "identity")).then_some(ex.block.len())
+}
+
 /// The decoded body of `ex` (content coding removed), at most `cap` bytes: borrowed from the
 /// recorded bytes when the payload is one piece (not chunked) and not compressed. `None` for a
 /// coding we do not decode (we only ask for gzip).
 pub fn decoded_body(ex: &Exchange, cap: u64) -> Option<Cow<'_, [u8]>> {
-    let coding = ex.framed().and_then(|f| f.header("content-encoding")).unwrap_or_default().to_ascii_lowercase();
+    let coding = content_coding(ex);
     let cap = usize::try_from(cap).unwrap_or(usize::MAX);
     match coding.as_str() {
         "" | "identity" => match ex.payload_slices()[..] {
@@ -839,6 +852,28 @@ mod tests {
         assert_eq!(refresh_url("0;URL=\"http://a.example/x\"").as_deref(), Some("http://a.example/x"));
         assert_eq!(refresh_url("3, /plain").as_deref(), Some("/plain"));
         assert_eq!(refresh_url("10").as_deref(), None);
+    }
+
+    #[test]
+    fn scan_bytes_bounds_only_uncoded_pages() {
+        let exchange = |response: &[u8]| Exchange {
+            url: Url::parse("http://example.com/a").unwrap(),
+            peer: "127.0.0.1:80".parse().unwrap(),
+            date: chrono::Utc::now(),
+            duration: std::time::Duration::ZERO,
+            request: b"GET /a HTTP/1.1\r\nHost: example.com\r\n\r\n".to_vec(),
+            block: response.to_vec(),
+            material: crate::fetch::Material::Response(Box::new(
+                crate::fetch::framer::frame_response(response, false, true).unwrap(),
+            )),
+            truncated: None,
+            tls_verdict: None,
+        };
+        let plain = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi";
+        assert_eq!(scan_bytes(&exchange(plain), false), Some(plain.len()));
+        assert_eq!(scan_bytes(&exchange(plain), true), None, "a sitemap is gunzipped by its magic bytes");
+        let gz = b"HTTP/1.1 200 OK\r\nContent-Encoding: GZip\r\nContent-Length: 2\r\n\r\nhi";
+        assert_eq!(scan_bytes(&exchange(gz), false), None);
     }
 
     #[test]
