@@ -49,6 +49,21 @@
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
+/// jemalloc's options, read before `main` (its `malloc_conf` global; the environment's
+/// `_RJEM_MALLOC_CONF` is applied after it). `percpu_arena:percpu`: one arena per CPU instead of
+/// four, so arenas scale with the machine and a two-core one keeps two: resident memory of the
+/// Python-docs crawl 53–58 MiB instead of 68–73 MiB, at the same CPU (measured alternately).
+#[used]
+#[unsafe(export_name = "_rjem_malloc_conf")]
+static JEMALLOC_CONF: JemallocConf = JemallocConf(c"percpu_arena:percpu".as_ptr());
+
+/// A C string pointer that may live in a `static` (`const char *malloc_conf`).
+#[repr(transparent)]
+struct JemallocConf(*const std::ffi::c_char);
+
+// SAFETY: the pointer is to a string literal, immutable for the life of the process.
+unsafe impl Sync for JemallocConf {}
+
 pub mod api;
 pub mod canon;
 pub mod cli;
