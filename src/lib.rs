@@ -50,12 +50,15 @@
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 /// jemalloc's options, read before `main` (its `malloc_conf` global; the environment's
-/// `_RJEM_MALLOC_CONF` is applied after it). `percpu_arena:percpu`: one arena per CPU instead of
-/// four, so arenas scale with the machine and a two-core one keeps two: resident memory of the
-/// Python-docs crawl 53–58 MiB instead of 68–73 MiB, at the same CPU (measured alternately).
+/// `_RJEM_MALLOC_CONF` is applied after it, so a sysadmin can override them there).
+/// `narenas:2`: two arenas instead of four per CPU (eight here). Measured alternately on the
+/// two-core VM: the Python-docs crawl's peak RSS 52–58 MiB instead of 68–73 MiB at the same CPU,
+/// the frontier fill's 50.4 MiB as with eight. One arena per CPU (`percpu_arena`) gave the crawls
+/// the same but took the frontier fill to 70.6 MiB (its thread moves between CPUs, and so between
+/// arenas). Threads keep per-thread caches, so two arenas are seldom contended.
 #[used]
 #[unsafe(export_name = "_rjem_malloc_conf")]
-static JEMALLOC_CONF: JemallocConf = JemallocConf(c"percpu_arena:percpu".as_ptr());
+static JEMALLOC_CONF: JemallocConf = JemallocConf(c"narenas:2".as_ptr());
 
 /// A C string pointer that may live in a `static` (`const char *malloc_conf`).
 #[repr(transparent)]
